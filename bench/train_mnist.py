@@ -81,9 +81,9 @@ def time_to(results, target):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--epochs', type=int, default=10)
-    p.add_argument('--best_epochs', type=int, default=4, help='epochs of the one-cycle run with vae_nbs best settings')
+    p.add_argument('--best_epochs', type=int, default=8, help='epochs of the one-cycle run with vae_nbs best settings')
     p.add_argument('--best_bs', type=int, default=256)
-    p.add_argument('--best_lr', type=float, default=4e-3)
+    p.add_argument('--best_lr', type=float, default=6e-3)
     args = p.parse_args()
     root = get_data_root()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {root}")

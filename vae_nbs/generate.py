@@ -6,7 +6,7 @@
 __all__ = ['seeded', 'show_samples', 'pca', 'plot_latent', 'grid_coords', 'show_latent_grid', 'traverse_latent', 'show_traversal',
            'ConditionalVAE', 'nearest_neighbour_predict', 'show_class_samples', 'anomaly_scores', 'roc_auc']
 
-# %% ../nbs/04_generate.ipynb #2e576213
+# %% ../nbs/04_generate.ipynb #2e6165ac
 from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -16,7 +16,7 @@ from .data import show_images
 from .autoencoder import register_model, check_shape, VAEOutput, LossParts
 from .vae import ConvVAE, reparameterize, kl_per_dim, kl_divergence, encode_all
 
-# %% ../nbs/04_generate.ipynb #e90696a7
+# %% ../nbs/04_generate.ipynb #4b9f5793
 @contextmanager
 def seeded(seed:int, # seed for torch's global random number generators
           ):
@@ -42,7 +42,7 @@ def show_samples(model, # a trained VAE (anything with `sample(n, temperature)`)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_generate.ipynb #1972ab6c
+# %% ../nbs/04_generate.ipynb #ccbcd90c
 def pca(z:Tensor, # points [N, D]
         k:int=2, # number of components to keep
        )->tuple: # coordinates [N, k] and the fraction of the variance each component explains [k]
@@ -52,18 +52,18 @@ def pca(z:Tensor, # points [N, D]
     _, s, vh = torch.linalg.svd(zc, full_matrices=False)
     return zc @ vh[:k].T, s[:k]**2/(s**2).sum()
 
-# %% ../nbs/04_generate.ipynb #0ef4e1d5
+# %% ../nbs/04_generate.ipynb #6e6ad22a
 def plot_latent(z:Tensor, # latent codes [N, D]; D > 2 is projected by `pca`
                 y:Tensor, # class index of each code [N]
                 classes:list, # class names, indexed by `y`
                 ax=None, # axes to draw into; a new figure when None
                 title:str='Latent means of the test set', # axes title
-                max_points:int=5000, # plot at most this many points (a seeded random subset)
+                max_points:int=3000, # plot at most this many points (a seeded random subset)
                ):
     "Scatter latent codes in 2-D coloured by class, with a legend naming the classes."
     frac = None
     if z.shape[1] > 2: z, frac = pca(z)
-    if ax is None: _, ax = plt.subplots(figsize=(6.5, 5.5), dpi=80)
+    if ax is None: _, ax = plt.subplots(figsize=(5.5, 4.5), dpi=80)
     z, y = z.detach().float().cpu(), y.cpu()
     keep = torch.randperm(len(z), generator=torch.Generator().manual_seed(0))[:max_points]
     ax.scatter(*z[keep].T, c=y[keep], cmap='tab10', vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
@@ -73,7 +73,7 @@ def plot_latent(z:Tensor, # latent codes [N, D]; D > 2 is projected by `pca`
            ylabel='$z_2$' if frac is None else f'PC 2 ({frac[1]:.0%} of variance)')
     return ax
 
-# %% ../nbs/04_generate.ipynb #18fc61dd
+# %% ../nbs/04_generate.ipynb #7c22042a
 def grid_coords(n:int=20, # points per axis
                 lim:float=None, # half-width of a regular box [-lim, lim]; None: Gaussian quantiles
                )->Tensor: # the n coordinate values along one axis, increasing
@@ -95,7 +95,7 @@ def show_latent_grid(model, # a trained VAE with a 2-D latent
     imgs = model.to_image(model.decode(torch.stack([z1.flatten(), z2.flatten()], 1).to(model.device))).cpu()
     c, h, w = imgs.shape[1:]
     mosaic = imgs.view(n, n, c, h, w).permute(0, 3, 1, 4, 2).reshape(n*h, n*w, c)
-    if ax is None: _, ax = plt.subplots(figsize=(7, 7), dpi=80)
+    if ax is None: _, ax = plt.subplots(figsize=(5, 5), dpi=80)
     ax.imshow(mosaic.squeeze(-1) if c == 1 else mosaic, cmap='gray', vmin=0, vmax=1, extent=(0, n, 0, n))
     ticks = torch.arange(0, n, max(1, n//5)) + 0.5
     ax.set_xticks(ticks, [f'{v[i]:.2g}' for i in ticks.long()]); ax.set_yticks(ticks, [f'{v[i]:.2g}' for i in ticks.long()])
@@ -103,7 +103,7 @@ def show_latent_grid(model, # a trained VAE with a 2-D latent
            title=title or (f'Decoded grid over [{-lim:g}, {lim:g}]$^2$' if lim else 'Decoded grid over Gaussian quantiles'))
     return ax
 
-# %% ../nbs/04_generate.ipynb #3e783602
+# %% ../nbs/04_generate.ipynb #eb585f6b
 @torch.no_grad()
 def traverse_latent(model, # a trained VAE
                     z:Tensor=None, # the code to start from, [D]; default: the origin
@@ -142,7 +142,7 @@ def show_traversal(model, # a trained VAE
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_generate.ipynb #9b89fcd4
+# %% ../nbs/04_generate.ipynb #628faf19
 @register_model('cvae')
 class ConditionalVAE(ConvVAE):
     "Convolutional VAE told the class: one-hot label planes beside the image, the one-hot label beside the code."
@@ -218,7 +218,7 @@ class ConditionalVAE(ConvVAE):
         z = torch.randn(n, self.latent, device=self.device)*temperature
         return self.to_image(self.decode(z, y))
 
-# %% ../nbs/04_generate.ipynb #b03fc718
+# %% ../nbs/04_generate.ipynb #88133b00
 def nearest_neighbour_predict(x:Tensor, # images to classify [N, C, H, W]
                               ref_x:Tensor, # labelled reference images [M, C, H, W]
                               ref_y:Tensor, # their labels [M]
@@ -245,7 +245,7 @@ def show_class_samples(model, # a trained conditional VAE
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_generate.ipynb #5103431e
+# %% ../nbs/04_generate.ipynb #588ddcd6
 @torch.no_grad()
 def anomaly_scores(model, # a trained VAE
                    x:Tensor, # images [N, C, H, W], float in [0, 1] or uint8

@@ -7,7 +7,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'evaluate', 'beta_at', 'one_cycle_lr', 'save_che
            'NonFiniteLoss', 'Trainer', 'fit', 'resume', 'plot_history', 'shard', 'dataset_loaders', 'save_pictures',
            'train_cli']
 
-# %% ../nbs/03_train.ipynb #4e028a0a
+# %% ../nbs/03_train.ipynb #7e1541f4
 import json, math, os, tempfile, time
 from copy import deepcopy
 from pathlib import Path
@@ -19,16 +19,17 @@ from fastprogress.fastprogress import master_bar, progress_bar
 from torchvision.transforms.functional import rgb_to_grayscale
 from torchvision.utils import save_image
 import matplotlib.pyplot as plt
-from .data import default_device, mnist_loaders, load_image_folder, image_loaders, get_data_root, DataLoaders
+from .data import (default_device, mnist_loaders, load_mnist, load_image_folder, image_loaders, lowres,
+                          get_data_root, DataLoaders)
 from .autoencoder import build_model
 
-# %% ../nbs/03_train.ipynb #f02258d5
+# %% ../nbs/03_train.ipynb #9fec01f4
 def _dist_world():
     "Rank and world size of the current process group, (0, 1) when not distributed."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
-# %% ../nbs/03_train.ipynb #35928840
+# %% ../nbs/03_train.ipynb #378c70eb
 def _reduce_sums(sums:dict, device)->dict:
     "Add up per-rank sums over all processes (a no-op on one process)."
     if _dist_world()[1] == 1: return sums
@@ -36,15 +37,15 @@ def _reduce_sums(sums:dict, device)->dict:
     dist.all_reduce(t)
     return dict(zip(sums, t.tolist()))
 
-# %% ../nbs/03_train.ipynb #d7f84041
+# %% ../nbs/03_train.ipynb #439f864d
 def _to_device(batch, device): return tuple(b.to(device, non_blocking=True) for b in batch)
 
-# %% ../nbs/03_train.ipynb #eec7f3aa
+# %% ../nbs/03_train.ipynb #fff66d85
 def _autocast(device:torch.device, enabled:bool=True):
     "bf16 autocast on CUDA; a no-op context on CPU and MPS."
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=enabled and device.type == 'cuda')
 
-# %% ../nbs/03_train.ipynb #7e6d0bb8
+# %% ../nbs/03_train.ipynb #f0b0ca1d
 @torch.no_grad()
 def evaluate(model:nn.Module, # any vae_nbs model
              loader, # an iterable of batches, e.g. a `TensorLoader`
@@ -68,7 +69,7 @@ def evaluate(model:nn.Module, # any vae_nbs model
     res = {k: v / n for k, v in sums.items() if k != 'loss'}
     return dict(loss=res['recon'] + res['kl'], **res)
 
-# %% ../nbs/03_train.ipynb #23d96e5b
+# %% ../nbs/03_train.ipynb #d57fe751
 def beta_at(progress:float, # epochs completed so far, fractional (e.g. 1.5)
             beta:float=1.0, # target KL weight
             warmup_epochs:float=0, # epochs over which beta rises linearly from 0; 0 for no warm-up
@@ -77,7 +78,7 @@ def beta_at(progress:float, # epochs completed so far, fractional (e.g. 1.5)
     if warmup_epochs <= 0: return beta
     return beta * min(1.0, progress / warmup_epochs)
 
-# %% ../nbs/03_train.ipynb #09189f7d
+# %% ../nbs/03_train.ipynb #df957c1f
 def one_cycle_lr(step:int, # optimiser steps taken so far
                  total:int, # total number of steps in the run
                  lr_max:float, # peak learning rate
@@ -91,16 +92,16 @@ def one_cycle_lr(step:int, # optimiser steps taken so far
     if step < warm: return cos(lr_max / div, lr_max, step / warm)
     return cos(lr_max, lr_max / final_div, (step - warm) / max(1, total - warm))
 
-# %% ../nbs/03_train.ipynb #7f6cadc9
+# %% ../nbs/03_train.ipynb #3ffe4404
 CHECKPOINT_FORMAT = 'vae_nbs.checkpoint/1'
 
-# %% ../nbs/03_train.ipynb #0f703d09
+# %% ../nbs/03_train.ipynb #8463e5a6
 def _unwrap(model:nn.Module)->nn.Module:
     "The user's model inside a DistributedDataParallel/loss wrapper."
     while hasattr(model, 'module'): model = model.module
     return model
 
-# %% ../nbs/03_train.ipynb #f8d0e2b8
+# %% ../nbs/03_train.ipynb #50044557
 def save_checkpoint(path, # file to write, e.g. `runs/mnist/model.pt`
                     model:nn.Module, # a model built by `build_model` (it carries `model.arch`)
                     optimizer=None, # its optimiser, to resume training
@@ -128,7 +129,7 @@ def save_checkpoint(path, # file to write, e.g. `runs/mnist/model.pt`
         raise
     return path
 
-# %% ../nbs/03_train.ipynb #3612f0dd
+# %% ../nbs/03_train.ipynb #d7bb535c
 def load_checkpoint(path, # a file written by `save_checkpoint` or `vae_nbs_train`
                     map_location='cpu', # where to put the tensors
                    )->dict: # the checkpoint's contents
@@ -146,7 +147,7 @@ def load_checkpoint(path, # a file written by `save_checkpoint` or `vae_nbs_trai
                          "Load plain state dicts with `model.load_state_dict(torch.load(path, weights_only=True))`.")
     return ckpt
 
-# %% ../nbs/03_train.ipynb #c69322ae
+# %% ../nbs/03_train.ipynb #ec1a9cd0
 def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
     "Build the checkpoint's model and load its weights, explaining any mismatch."
     arch = ckpt['arch']
@@ -157,7 +158,7 @@ def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
                          f"{e}. Was the file edited, or written by another version of vae_nbs?") from None
     return model
 
-# %% ../nbs/03_train.ipynb #f372dfa1
+# %% ../nbs/03_train.ipynb #fa53b40c
 def load(path, # a checkpoint written by `save_checkpoint`, the `Trainer` or `vae_nbs_train`
          device=None, # where to put the model; defaults to `default_device()`
         )->nn.Module: # the trained model, in eval mode
@@ -166,23 +167,23 @@ def load(path, # a checkpoint written by `save_checkpoint`, the `Trainer` or `va
     model = _model_from_checkpoint(ckpt, path)
     return model.to(device or default_device()).eval()
 
-# %% ../nbs/03_train.ipynb #11bbeb90
+# %% ../nbs/03_train.ipynb #64da3f2b
 class NonFiniteLoss(RuntimeError):
     "Training produced a NaN or infinite loss."
 
-# %% ../nbs/03_train.ipynb #54f99d83
+# %% ../nbs/03_train.ipynb #2519c536
 class _LossModule(nn.Module):
     "Wraps a model so that `forward` computes its loss: DistributedDataParallel then syncs its gradients."
     def __init__(self, model): super().__init__(); self.module = model
     def forward(self, batch, beta): return self.module.loss(batch, beta=beta)
 
-# %% ../nbs/03_train.ipynb #3a13ea00
+# %% ../nbs/03_train.ipynb #6826bee9
 def _seed_epoch(seed:int, epoch:int, loaders):
     "Seed the global and loader random streams from (seed, epoch), so any epoch can be replayed exactly."
     torch.manual_seed(seed * 1_000_003 + epoch)
     for dl in loaders: dl.set_epoch(epoch)
 
-# %% ../nbs/03_train.ipynb #a479a4ed
+# %% ../nbs/03_train.ipynb #802f697a
 class Trainer:
     "Train any vae_nbs model on `DataLoaders`, with warm-up, one-cycle, clipping, checkpoints and resume."
     def __init__(self, model:nn.Module, # a vae_nbs model (anything with `loss(batch, beta)`)
@@ -221,7 +222,7 @@ class Trainer:
         "Write a checkpoint of model, optimiser, history and epoch to `path` (default: `ckpt_path`)."
         return save_checkpoint(path or self.ckpt_path, self.model, self.opt, self.history, self.epoch, self.settings)
 
-# %% ../nbs/03_train.ipynb #4b46144f
+# %% ../nbs/03_train.ipynb #741cf155
 @fc.patch
 def _snapshot(self:Trainer)->dict:
     "A copy of everything that a completed epoch leaves behind."
@@ -233,7 +234,7 @@ def _restore(self:Trainer, snap:dict):
     self.model.load_state_dict(snap['model']); self.opt.load_state_dict(snap['opt'])
     self.epoch, self.step = snap['epoch'], snap['step']
 
-# %% ../nbs/03_train.ipynb #c84fa7df
+# %% ../nbs/03_train.ipynb #573f6423
 @fc.patch
 def _train_epoch(self:Trainer, epoch:int, total_steps:int, mb=None)->dict:
     "One pass over the training data; returns mean loss, recon and KL in nats per image."
@@ -263,7 +264,7 @@ def _train_epoch(self:Trainer, epoch:int, total_steps:int, mb=None)->dict:
     recon, kl = tot['recon'] / max(tot['n'], 1), tot['kl'] / max(tot['n'], 1)
     return dict(loss=recon + kl, recon=recon, kl=kl)
 
-# %% ../nbs/03_train.ipynb #ee625fd9
+# %% ../nbs/03_train.ipynb #6d7dd02d
 _LOG_KEYS = ('epoch', 'train_loss', 'valid_loss', 'valid_recon', 'valid_kl', 'beta', 'seconds')
 
 @fc.patch
@@ -279,7 +280,7 @@ def _log(self:Trainer, mb, rec:dict, header:bool):
 
 def _print(mb, line): mb.write(line) if mb is not None else print(line)
 
-# %% ../nbs/03_train.ipynb #ca4efa4c
+# %% ../nbs/03_train.ipynb #a7324153
 @fc.patch
 def fit(self:Trainer, epochs:int, # train until this many epochs are complete in total
        )->list: # the history: one dict of metrics per epoch
@@ -313,7 +314,7 @@ def fit(self:Trainer, epochs:int, # train until this many epochs are complete in
         raise
     return self.history
 
-# %% ../nbs/03_train.ipynb #f1e7bf1f
+# %% ../nbs/03_train.ipynb #0d8e8c10
 @fc.patch(cls_method=True)
 def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_train`)
            dls:DataLoaders, # the same data the run was started with
@@ -329,7 +330,7 @@ def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_t
     learn.step = learn.epoch * len(dls.train)
     return learn
 
-# %% ../nbs/03_train.ipynb #d7220adf
+# %% ../nbs/03_train.ipynb #a710fde3
 def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history"
                  ax=None, # axes to draw on; a new figure when None
                 ):
@@ -342,7 +343,7 @@ def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history
     ax.legend()
     return ax
 
-# %% ../nbs/03_train.ipynb #f3811d9c
+# %% ../nbs/03_train.ipynb #67e9c7e9
 def _init_distributed(device:str|None):
     "Join the process group that torchrun describes; returns (rank, world, device)."
     world = int(os.environ.get('WORLD_SIZE', 1))
@@ -353,7 +354,7 @@ def _init_distributed(device:str|None):
     if cuda: torch.cuda.set_device(dev)
     return dist.get_rank(), world, dev
 
-# %% ../nbs/03_train.ipynb #21dcb31d
+# %% ../nbs/03_train.ipynb #8062074e
 def shard(loader, # a `TensorLoader`
           rank:int, # this process's rank
           world:int, # number of processes
@@ -365,37 +366,41 @@ def shard(loader, # a `TensorLoader`
     return type(loader)(*parts, bs=loader.bs, shuffle=loader.shuffle, drop_last=loader.drop_last,
                         binarize=loader.binarize, device=loader.device, seed=loader.seed + rank)
 
-# %% ../nbs/03_train.ipynb #4e8fa871
+# %% ../nbs/03_train.ipynb #9dc73580
 def dataset_loaders(dataset:str, # `mnist`, `fashion`, `cifar10` (under the data root) or a folder of images
-                    model:nn.Module, # the model to feed: its `img_shape` sets the image size
+                    model:nn.Module, # the model to feed: its `in_shape` and `img_shape` set the image sizes
                     bs:int=128, # batch size
                     n_train:int|None=None, # a random subset of this many training images
                     binarize:bool=False, # dynamic binarisation
-                    seed:int=42, # seed of the split
+                    seed:int=42, # seed of the subset and the split
                     device=None, # where batches live
                     root=None, # data root (default: `get_data_root()`)
                    )->DataLoaders:
-    "Training, validation and test loaders of `dataset`, shaped for `model`."
-    if hasattr(model, 'dataset_loaders'):
-        return model.dataset_loaders(dataset, bs=bs, n_train=n_train, seed=seed, device=device, root=root)
-    if dataset in ('mnist', 'fashion'):
+    "Training, validation (and test) loaders of `dataset`, shaped for `model`."
+    pairs = tuple(model.in_shape) != tuple(model.img_shape)  # an upscaler: downsized inputs, original targets
+    mnist_like = dataset in ('mnist', 'fashion')
+    if mnist_like and not pairs:
         return mnist_loaders(dataset, bs=bs, n_train=n_train, seed=seed, device=device, root=root, binarize=binarize)
-    folder = get_data_root(root)/'cifar10'/'train' if dataset == 'cifar10' else Path(dataset)
-    if not folder.is_dir():
-        raise ValueError(f"Unknown dataset {dataset!r}: use 'mnist', 'fashion', 'cifar10' or a folder of images.")
-    x = load_image_folder(folder, size=model.img_shape[-1])
-    if model.img_shape[0] == 1: x = rgb_to_grayscale(x)
+    if mnist_like: (x, _), (xt, _) = load_mnist(dataset, True, root), load_mnist(dataset, False, root)
+    else:
+        folder = get_data_root(root)/'cifar10'/'train' if dataset == 'cifar10' else Path(dataset)
+        if not folder.is_dir():
+            raise ValueError(f"Unknown dataset {dataset!r}: use 'mnist', 'fashion', 'cifar10' or a folder of images.")
+        x, xt = load_image_folder(folder, size=model.img_shape[-1]), None
+        if model.img_shape[0] == 1: x = rgb_to_grayscale(x)
     if n_train: x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_train]]
-    return image_loaders(x, bs=bs, seed=seed, device=device, binarize=binarize)
+    if not pairs: return image_loaders(x, bs=bs, seed=seed, device=device, binarize=binarize)
+    def small(t): return lowres(t, model.in_shape[-1])
+    return image_loaders(small(x), x, bs=bs, seed=seed, device=device, test=None if xt is None else (small(xt), xt))
 
-# %% ../nbs/03_train.ipynb #58ba7998
+# %% ../nbs/03_train.ipynb #92bb4e5a
 @torch.no_grad()
 def save_pictures(model:nn.Module, # a trained model
                   batch:tuple, # a batch from its loaders; the first tensor is the input
                   out, # folder to write `reconstructions.png` and `samples.png` into
                   n:int=16, # images in each
                  ):
-    "Write a grid of inputs above their reconstructions, and a grid of samples from the prior."
+    "Write a grid of inputs above their reconstructions and, for models of whole images, a grid of samples from the prior."
     model.eval()
     out = Path(out)
     x = batch[0][:n]
@@ -403,16 +408,17 @@ def save_pictures(model:nn.Module, # a trained model
     if x.shape[-2:] != recon.shape[-2:]: x = F.interpolate(x, size=recon.shape[-2:], mode='nearest')
     if x.shape[1] != recon.shape[1]: x = x.expand(-1, recon.shape[1], -1, -1)
     save_image(torch.cat([x, recon]).float().cpu(), out/'reconstructions.png', nrow=n, padding=1)
-    save_image(model.sample(n * 4).float().cpu(), out/'samples.png', nrow=n, padding=1)
+    if tuple(model.in_shape) == tuple(model.img_shape):  # an upscaler's samples need inputs: see its chapter
+        save_image(model.sample(n * 4).float().cpu(), out/'samples.png', nrow=n, padding=1)
 
-# %% ../nbs/03_train.ipynb #616e2508
+# %% ../nbs/03_train.ipynb #6b301717
 def _write_json(path, obj):
     "Write JSON atomically."
     tmp = Path(path).with_suffix('.json.tmp')
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
 
-# %% ../nbs/03_train.ipynb #fbb99932
+# %% ../nbs/03_train.ipynb #bdf0d20e
 @call_parse
 def train_cli(dataset:str='mnist', # `mnist`, `fashion`, `cifar10`, or a folder of images
               model:str='vae_conv', # registered model name, e.g. vae_conv, vae_mlp, ae_conv, seed002_fashion, cvae, upscaler

@@ -7,19 +7,19 @@ __all__ = ['kl_per_dim', 'kl_divergence', 'reparameterize', 'nats_to_bits_per_di
            'seed000_painter', 'seed002_fashion', 'seed004_faces', 'iwae_bound', 'iwae_nll', 'encode_all',
            'active_units', 'bernoulli_log_lik', 'gaussian_log_lik']
 
-# %% ../nbs/02_vae.ipynb #b6e73de8
+# %% ../nbs/02_vae.ipynb #cd742b8f
 import math
 from typing import Optional
 import torch, torch.nn as nn
 from torch import Tensor
 from .autoencoder import (VAEOutput, LossParts, AutoEncoder, register_model, check_shape,
-                                 mlp_encoder, mlp_decoder, conv_encoder, conv_decoder,
+                                 mlp_encoder, mlp_decoder, conv_encoder, conv_decoder, mirrored_conv_decoder,
                                  bernoulli_log_lik, gaussian_log_lik)
 
-# %% ../nbs/02_vae.ipynb #9018aa7c
+# %% ../nbs/02_vae.ipynb #571ec76c
 _all_ = ['bernoulli_log_lik', 'gaussian_log_lik']
 
-# %% ../nbs/02_vae.ipynb #b88f16b6
+# %% ../nbs/02_vae.ipynb #fb947987
 def kl_per_dim(mu:Tensor, # posterior means, [B, D]
                logvar:Tensor # posterior log-variances, [B, D]
               )->Tensor: # KL of each dimension, nats, [B, D]
@@ -32,21 +32,21 @@ def kl_divergence(mu:Tensor, # posterior means, [B, D]
     "Closed-form KL divergence from a diagonal Gaussian to the standard normal."
     return kl_per_dim(mu, logvar).sum(1)
 
-# %% ../nbs/02_vae.ipynb #aa70ff9f
+# %% ../nbs/02_vae.ipynb #8dd61b0a
 def reparameterize(mu:Tensor, # posterior means, [B, D]
                    logvar:Tensor # posterior log-variances, [B, D]
                   )->Tensor: # one sample z ~ N(mu, exp(logvar)) per row, [B, D]
     "Differentiable sample from a diagonal Gaussian: mu + sigma * eps."
     return mu + (0.5*logvar).exp()*torch.randn_like(mu)
 
-# %% ../nbs/02_vae.ipynb #8b4f258f
+# %% ../nbs/02_vae.ipynb #2652240e
 def nats_to_bits_per_dim(nats, # a value (or tensor) in nats per image
                          n_dims:int # numbers per image, C*H*W
                         ): # bits per dimension
     "Convert nats per image to bits per dimension."
     return nats/(n_dims*math.log(2))
 
-# %% ../nbs/02_vae.ipynb #02c338d5
+# %% ../nbs/02_vae.ipynb #fae5cf5e
 class BaseVAE(AutoEncoder):
     "A VAE from any encoder body and decoder: the base class of every VAE here."
     n_stats = 2  # the head outputs a mean and a log-variance per code dimension
@@ -73,7 +73,7 @@ class BaseVAE(AutoEncoder):
         kl = kl_divergence(out.mu, out.logvar).mean()
         return LossParts(recon + beta*kl, recon, kl)
 
-# %% ../nbs/02_vae.ipynb #59de439f
+# %% ../nbs/02_vae.ipynb #57abf335
 @register_model('vae_mlp')
 class VAE(BaseVAE):
     "Fully connected VAE."
@@ -95,7 +95,7 @@ class ConvVAE(BaseVAE):
                  latent:int=32, # code size
                  channels:tuple=(32, 64), # encoder conv channels
                  strides:tuple=(2, 2), # encoder conv strides
-                 hidden:Optional[int]=512, # encoder dense layer after the convs; None for none
+                 hidden:Optional[int]=256, # encoder dense layer after the convs; None for none
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
                  in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: `img_shape`
                  dec_channels:Optional[tuple]=None, # decoder: starting map, then each transposed conv; None: mirror
@@ -104,13 +104,13 @@ class ConvVAE(BaseVAE):
                  **kwargs # `logscale`, `learn_scale` of `AutoEncoder`
                 ):
         channels, strides = tuple(channels), tuple(strides)
-        if dec_channels is None: dec_channels, dec_strides, dec_hidden = (channels[-1], *channels[::-1]), strides[::-1], hidden
+        if dec_channels is None: dec = mirrored_conv_decoder(latent, img_shape, channels, strides, hidden)
         elif dec_strides is None: raise ValueError("give `dec_strides` with `dec_channels`")
-        super().__init__(conv_encoder(in_shape or img_shape, channels, strides, hidden),
-                         conv_decoder(latent, img_shape, tuple(dec_channels), tuple(dec_strides), dec_hidden),
+        else: dec = conv_decoder(latent, img_shape, tuple(dec_channels), tuple(dec_strides), dec_hidden)
+        super().__init__(conv_encoder(in_shape or img_shape, channels, strides, hidden), dec,
                          img_shape, latent, likelihood, in_shape, **kwargs)
 
-# %% ../nbs/02_vae.ipynb #ecc4762b
+# %% ../nbs/02_vae.ipynb #bccb875f
 @register_model('seed000_painter')
 def seed000_painter(latent:int=64, # code size
                     likelihood:str='bernoulli', # 'bernoulli' (as the source) or 'gaussian'
@@ -135,7 +135,7 @@ def seed004_faces(latent:int=80, # code size
     "Seed 004's face VAE: four stride-2 convs on RGB 64x64, latent 80, Gaussian likelihood."
     return ConvVAE(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2), hidden=None, likelihood=likelihood)
 
-# %% ../nbs/02_vae.ipynb #baf5d5f1
+# %% ../nbs/02_vae.ipynb #d412703a
 @torch.no_grad()
 def iwae_bound(model:BaseVAE, # a VAE
                x:Tensor, # images, [B, *model.in_shape]; also the targets
@@ -173,7 +173,7 @@ def iwae_nll(model:BaseVAE, # a VAE
     finally: model.train(was_training)
     return total/n
 
-# %% ../nbs/02_vae.ipynb #9a079bf4
+# %% ../nbs/02_vae.ipynb #1d93aa6c
 @torch.no_grad()
 def encode_all(model:AutoEncoder, # any model
                loader # batches whose first element is the images
