@@ -31,7 +31,8 @@ def main(runs:str='/tmp/upscale_runs', # folder for the checkpoints
         ckpt = runs/name/'model.pt'
         if eval_only: continue
         torch.manual_seed(0)
-        learn = Trainer(build_model(name), dls, device=device, ckpt_path=ckpt, seed=0, progress=False, **opts)
+        if ckpt.exists(): learn = Trainer.resume(ckpt, dls, device=device, progress=False)  # carry on after a stop
+        else: learn = Trainer(build_model(name), dls, device=device, ckpt_path=ckpt, seed=0, progress=False, **opts)
         start = time.perf_counter()
         learn.fit(epochs)
         train_seconds[label] = time.perf_counter() - start

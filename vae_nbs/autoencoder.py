@@ -7,13 +7,13 @@ __all__ = ['MODELS', 'MODEL_MODULES', 'LIKELIHOODS', 'VAEOutput', 'LossParts', '
            'mlp_encoder', 'mlp_decoder', 'conv_encoder', 'conv_decoder', 'mirrored_conv_decoder', 'bernoulli_log_lik',
            'gaussian_log_lik', 'AutoEncoder', 'mlp_autoencoder', 'conv_autoencoder']
 
-# %% ../nbs/01_autoencoder.ipynb #1ee2ba24
+# %% ../nbs/01_autoencoder.ipynb #6224b96e
 import importlib, importlib.util, json, math
 from typing import NamedTuple, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/01_autoencoder.ipynb #e1a61572
+# %% ../nbs/01_autoencoder.ipynb #68683447
 class VAEOutput(NamedTuple):
     "What every model's forward pass returns."
     recon: Tensor # Bernoulli logits, or the mean image for Gaussian/MSE models, [B, C, H, W]
@@ -27,7 +27,7 @@ class LossParts(NamedTuple):
     recon: Tensor # negative log-likelihood (or squared error for 'mse' models)
     kl: Tensor # KL(q(z|x) || p(z)); zero for a plain autoencoder
 
-# %% ../nbs/01_autoencoder.ipynb #6b307c61
+# %% ../nbs/01_autoencoder.ipynb #dbd0da93
 MODELS = {}
 MODEL_MODULES = ('vae', 'generate', 'upscale', 'colour')
 
@@ -58,7 +58,7 @@ def build_model(name:str, # a registered model name, e.g. 'vae_conv'
     model.arch = {'name': name, 'config': config}
     return model
 
-# %% ../nbs/01_autoencoder.ipynb #46eb6f14
+# %% ../nbs/01_autoencoder.ipynb #8271fc35
 def check_shape(x:Tensor, # a batch, e.g. images [B, C, H, W] or codes [B, D]
                 expected:tuple, # the shape of ONE item, e.g. (1, 28, 28)
                 what:str='images' # what `x` is, for the message
@@ -71,7 +71,7 @@ def check_shape(x:Tensor, # a batch, e.g. images [B, C, H, W] or codes [B, D]
            f"resize/convert the input, or build a model for shape {tuple(x.shape[1:])}")
     raise ValueError(f"expected {what} of shape [B, {exp}], received {list(x.shape)}; {fix}.")
 
-# %% ../nbs/01_autoencoder.ipynb #66c43022
+# %% ../nbs/01_autoencoder.ipynb #4b3753a7
 def mlp_encoder(in_shape:tuple, # (C, H, W) of the input images
                 widths:tuple=(512, 256) # hidden layer widths, input side first
                )->nn.Sequential: # images [B, C, H, W] -> features [B, widths[-1]]
@@ -88,7 +88,7 @@ def mlp_decoder(latent:int, # code size
     layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
     return nn.Sequential(*layers, nn.Linear(sizes[-1], math.prod(out_shape)), nn.Unflatten(1, tuple(out_shape)))
 
-# %% ../nbs/01_autoencoder.ipynb #b4fa5bc7
+# %% ../nbs/01_autoencoder.ipynb #7a51148d
 def conv_encoder(in_shape:tuple, # (C, H, W) of the input images
                  channels:tuple=(32, 64), # output channels of each 3x3 convolution
                  strides:tuple=(2, 2), # stride of each convolution (2 halves the size)
@@ -124,7 +124,7 @@ def conv_decoder(latent:int, # code size
         layers += [nn.ConvTranspose2d(a, b, 3, stride=s, padding=1, output_padding=s-1), nn.ReLU()]
     return nn.Sequential(*layers, nn.Conv2d(channels[-1], c, 3, padding=1))
 
-# %% ../nbs/01_autoencoder.ipynb #62362802
+# %% ../nbs/01_autoencoder.ipynb #3a4615e2
 def mirrored_conv_decoder(latent:int, # code size
                           out_shape:tuple, # (C, H, W) of the output images
                           channels:tuple=(32, 64), # the ENCODER's conv channels
@@ -135,7 +135,7 @@ def mirrored_conv_decoder(latent:int, # code size
     channels = tuple(channels)
     return conv_decoder(latent, out_shape, (*channels[::-1], channels[0]), tuple(strides)[::-1], hidden)
 
-# %% ../nbs/01_autoencoder.ipynb #cf0ed376
+# %% ../nbs/01_autoencoder.ipynb #8cbd460d
 def bernoulli_log_lik(logits:Tensor, # decoder outputs (logits), [B, C, H, W]
                       x:Tensor # images with values in [0, 1], [B, C, H, W]
                      )->Tensor: # log p(x | logits), nats per image, [B]
@@ -151,7 +151,7 @@ def gaussian_log_lik(mean:Tensor, # decoder outputs (mean image), [B, C, H, W]
     ll = -0.5*((x - mean)*torch.exp(-logscale))**2 - logscale - 0.5*math.log(2*math.pi)
     return ll.flatten(1).sum(1)
 
-# %% ../nbs/01_autoencoder.ipynb #6390b0b4
+# %% ../nbs/01_autoencoder.ipynb #bf40d675
 LIKELIHOODS = ('bernoulli', 'gaussian', 'mse')
 
 class AutoEncoder(nn.Module):
@@ -241,7 +241,7 @@ class AutoEncoder(nn.Module):
         "Decode `n` codes drawn from N(0, temperature^2 I)."
         return self.to_image(self.decode(torch.randn(n, self.latent, device=self.device)*temperature))
 
-# %% ../nbs/01_autoencoder.ipynb #946f3186
+# %% ../nbs/01_autoencoder.ipynb #040f0d98
 @register_model('ae_mlp')
 def mlp_autoencoder(img_shape:tuple=(1, 28, 28), # (C, H, W) of the images
                     latent:int=16, # code size
