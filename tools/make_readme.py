@@ -31,6 +31,6 @@ def notebook_markdown(nb):
 if __name__ == '__main__':
     nb = json.loads((root/'nbs'/'index.ipynb').read_text(encoding='utf-8'))
     md = notebook_markdown(nb)
-    md = md.replace('](images/', '](nbs/images/')
+    md = re.sub(r'\]\((images/|[\w-]+\.ipynb)', r'](nbs/\1', md)  # README sits one folder above the notebooks
     (root/'README.md').write_text(md, encoding='utf-8')
     print('wrote README.md')
