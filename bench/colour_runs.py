@@ -10,6 +10,7 @@ One thread: on a 2-core CPU shared with other jobs, two threads ran about 10x sl
 import argparse, json, math, time
 from pathlib import Path
 import torch, matplotlib
+from PIL import Image
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from vae_nbs.data import TensorLoader, get_data_root, load_image_folder, load_celeba, image_loaders, show_images
@@ -48,6 +49,11 @@ def save_grid(fname, rows, title, nrow):
     fig.tight_layout()
     fig.savefig(IMAGES/fname, dpi=80)
     plt.close(fig)
+    shrink_png(IMAGES/fname)
+
+def shrink_png(fname):
+    "Re-save a PNG with a 256-colour palette, to keep the repository's figures small."
+    Image.open(fname).convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(fname, optimize=True)
 
 def painting_loaders(size, bs):
     "The landscape paintings at `size`, 90% to train, the same 10% held out at every size."
@@ -63,7 +69,7 @@ def painter_run(key, fname, title, name, epochs, **config):
                       ('new paintings from z ~ N(0, I)', model.sample(16))], title, 16)
     save_scores(**{key: score(model, dls.valid, epochs, secs)})
 
-def faces_run(ae_epochs=10, vae_epochs=20):
+def faces_run(ae_epochs=60, vae_epochs=80):
     "Seed 004's AE and VAE at 64x64 on the paintings; reconstruct held-out paintings and the CelebA faces."
     dls = painting_loaders(64, 32)
     faces = load_celeba(size=64)

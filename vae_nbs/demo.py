@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['write_report', 'demo_cli']
 
-# %% ../nbs/08_demo.ipynb #326f0379
+# %% ../nbs/08_demo.ipynb #69c49d29
 import html, time
 from pathlib import Path
 import torch
@@ -19,7 +19,7 @@ from .generate import plot_latent
 from .morph import morph_gif
 from .upscale import plot_upscale_comparison, evaluate_upscalers
 
-# %% ../nbs/08_demo.ipynb #d82118ca
+# %% ../nbs/08_demo.ipynb #93ba64cc
 def _first_of_class(loader, label:int)->torch.Tensor:
     "The first image of class `label` in a loader of (images, labels)."
     for x, y in loader:
@@ -27,7 +27,7 @@ def _first_of_class(loader, label:int)->torch.Tensor:
         if len(hit): return x[hit[0, 0]]
     raise ValueError(f"no image of class {label} in the loader")
 
-# %% ../nbs/08_demo.ipynb #908c13cf
+# %% ../nbs/08_demo.ipynb #8f9248d7
 _CAPTIONS = {
     'reconstructions.png': 'Test digits (top) and their reconstructions from the posterior mean (bottom).',
     'samples.png': 'New digits: codes drawn from the prior N(0, I), decoded.',
@@ -53,7 +53,7 @@ Load the model with <code>vae_nbs.load("model.pt")</code>.</p></body></html>"""
     (out/'index.html').write_text(page)
     return out/'index.html'
 
-# %% ../nbs/08_demo.ipynb #c779df24
+# %% ../nbs/08_demo.ipynb #661ea10d
 @call_parse
 def demo_cli(out:str='demo', # folder for the report, pictures, checkpoints and metrics
              epochs:int=3, # epochs of VAE training

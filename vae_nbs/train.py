@@ -7,7 +7,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'evaluate', 'beta_at', 'one_cycle_lr', 'save_che
            'NonFiniteLoss', 'Trainer', 'fit', 'resume', 'plot_history', 'shard', 'dataset_loaders', 'save_pictures',
            'train_cli']
 
-# %% ../nbs/03_train.ipynb #7e1541f4
+# %% ../nbs/03_train.ipynb #2e95a353
 import json, math, os, tempfile, time
 from copy import deepcopy
 from pathlib import Path
@@ -23,13 +23,13 @@ from .data import (default_device, mnist_loaders, load_mnist, load_image_folder,
                           get_data_root, DataLoaders)
 from .autoencoder import build_model
 
-# %% ../nbs/03_train.ipynb #9fec01f4
+# %% ../nbs/03_train.ipynb #fe7c36db
 def _dist_world():
     "Rank and world size of the current process group, (0, 1) when not distributed."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
-# %% ../nbs/03_train.ipynb #378c70eb
+# %% ../nbs/03_train.ipynb #2321987d
 def _reduce_sums(sums:dict, device)->dict:
     "Add up per-rank sums over all processes (a no-op on one process)."
     if _dist_world()[1] == 1: return sums
@@ -37,15 +37,15 @@ def _reduce_sums(sums:dict, device)->dict:
     dist.all_reduce(t)
     return dict(zip(sums, t.tolist()))
 
-# %% ../nbs/03_train.ipynb #439f864d
+# %% ../nbs/03_train.ipynb #67727e70
 def _to_device(batch, device): return tuple(b.to(device, non_blocking=True) for b in batch)
 
-# %% ../nbs/03_train.ipynb #fff66d85
+# %% ../nbs/03_train.ipynb #c24b58db
 def _autocast(device:torch.device, enabled:bool=True):
     "bf16 autocast on CUDA; a no-op context on CPU and MPS."
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=enabled and device.type == 'cuda')
 
-# %% ../nbs/03_train.ipynb #f0b0ca1d
+# %% ../nbs/03_train.ipynb #35a6c938
 @torch.no_grad()
 def evaluate(model:nn.Module, # any vae_nbs model
              loader, # an iterable of batches, e.g. a `TensorLoader`
@@ -69,7 +69,7 @@ def evaluate(model:nn.Module, # any vae_nbs model
     res = {k: v / n for k, v in sums.items() if k != 'loss'}
     return dict(loss=res['recon'] + res['kl'], **res)
 
-# %% ../nbs/03_train.ipynb #d57fe751
+# %% ../nbs/03_train.ipynb #d35ceb66
 def beta_at(progress:float, # epochs completed so far, fractional (e.g. 1.5)
             beta:float=1.0, # target KL weight
             warmup_epochs:float=0, # epochs over which beta rises linearly from 0; 0 for no warm-up
@@ -78,7 +78,7 @@ def beta_at(progress:float, # epochs completed so far, fractional (e.g. 1.5)
     if warmup_epochs <= 0: return beta
     return beta * min(1.0, progress / warmup_epochs)
 
-# %% ../nbs/03_train.ipynb #df957c1f
+# %% ../nbs/03_train.ipynb #df3e0c94
 def one_cycle_lr(step:int, # optimiser steps taken so far
                  total:int, # total number of steps in the run
                  lr_max:float, # peak learning rate
@@ -92,16 +92,16 @@ def one_cycle_lr(step:int, # optimiser steps taken so far
     if step < warm: return cos(lr_max / div, lr_max, step / warm)
     return cos(lr_max, lr_max / final_div, (step - warm) / max(1, total - warm))
 
-# %% ../nbs/03_train.ipynb #3ffe4404
+# %% ../nbs/03_train.ipynb #d58c8d21
 CHECKPOINT_FORMAT = 'vae_nbs.checkpoint/1'
 
-# %% ../nbs/03_train.ipynb #8463e5a6
+# %% ../nbs/03_train.ipynb #41d8418f
 def _unwrap(model:nn.Module)->nn.Module:
     "The user's model inside a DistributedDataParallel/loss wrapper."
     while hasattr(model, 'module'): model = model.module
     return model
 
-# %% ../nbs/03_train.ipynb #50044557
+# %% ../nbs/03_train.ipynb #b5225419
 def save_checkpoint(path, # file to write, e.g. `runs/mnist/model.pt`
                     model:nn.Module, # a model built by `build_model` (it carries `model.arch`)
                     optimizer=None, # its optimiser, to resume training
@@ -123,13 +123,15 @@ def save_checkpoint(path, # file to write, e.g. `runs/mnist/model.pt`
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f: torch.save(ckpt, f)
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the checkpoint the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
-# %% ../nbs/03_train.ipynb #d7bb535c
+# %% ../nbs/03_train.ipynb #a5c135b4
 def load_checkpoint(path, # a file written by `save_checkpoint` or `vae_nbs_train`
                     map_location='cpu', # where to put the tensors
                    )->dict: # the checkpoint's contents
@@ -147,7 +149,7 @@ def load_checkpoint(path, # a file written by `save_checkpoint` or `vae_nbs_trai
                          "Load plain state dicts with `model.load_state_dict(torch.load(path, weights_only=True))`.")
     return ckpt
 
-# %% ../nbs/03_train.ipynb #ec1a9cd0
+# %% ../nbs/03_train.ipynb #7ea691ce
 def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
     "Build the checkpoint's model and load its weights, explaining any mismatch."
     arch = ckpt['arch']
@@ -158,7 +160,7 @@ def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
                          f"{e}. Was the file edited, or written by another version of vae_nbs?") from None
     return model
 
-# %% ../nbs/03_train.ipynb #fa53b40c
+# %% ../nbs/03_train.ipynb #81316eb5
 def load(path, # a checkpoint written by `save_checkpoint`, the `Trainer` or `vae_nbs_train`
          device=None, # where to put the model; defaults to `default_device()`
         )->nn.Module: # the trained model, in eval mode
@@ -167,23 +169,23 @@ def load(path, # a checkpoint written by `save_checkpoint`, the `Trainer` or `va
     model = _model_from_checkpoint(ckpt, path)
     return model.to(device or default_device()).eval()
 
-# %% ../nbs/03_train.ipynb #64da3f2b
+# %% ../nbs/03_train.ipynb #12f8c41d
 class NonFiniteLoss(RuntimeError):
     "Training produced a NaN or infinite loss."
 
-# %% ../nbs/03_train.ipynb #2519c536
+# %% ../nbs/03_train.ipynb #31ebac11
 class _LossModule(nn.Module):
     "Wraps a model so that `forward` computes its loss: DistributedDataParallel then syncs its gradients."
     def __init__(self, model): super().__init__(); self.module = model
     def forward(self, batch, beta): return self.module.loss(batch, beta=beta)
 
-# %% ../nbs/03_train.ipynb #6826bee9
+# %% ../nbs/03_train.ipynb #3dc3cbcf
 def _seed_epoch(seed:int, epoch:int, loaders):
     "Seed the global and loader random streams from (seed, epoch), so any epoch can be replayed exactly."
     torch.manual_seed(seed * 1_000_003 + epoch)
     for dl in loaders: dl.set_epoch(epoch)
 
-# %% ../nbs/03_train.ipynb #802f697a
+# %% ../nbs/03_train.ipynb #5436f411
 class Trainer:
     "Train any vae_nbs model on `DataLoaders`, with warm-up, one-cycle, clipping, checkpoints and resume."
     def __init__(self, model:nn.Module, # a vae_nbs model (anything with `loss(batch, beta)`)
@@ -222,7 +224,7 @@ class Trainer:
         "Write a checkpoint of model, optimiser, history and epoch to `path` (default: `ckpt_path`)."
         return save_checkpoint(path or self.ckpt_path, self.model, self.opt, self.history, self.epoch, self.settings)
 
-# %% ../nbs/03_train.ipynb #741cf155
+# %% ../nbs/03_train.ipynb #585bb780
 @fc.patch
 def _snapshot(self:Trainer)->dict:
     "A copy of everything that a completed epoch leaves behind."
@@ -234,7 +236,7 @@ def _restore(self:Trainer, snap:dict):
     self.model.load_state_dict(snap['model']); self.opt.load_state_dict(snap['opt'])
     self.epoch, self.step = snap['epoch'], snap['step']
 
-# %% ../nbs/03_train.ipynb #573f6423
+# %% ../nbs/03_train.ipynb #40169467
 @fc.patch
 def _train_epoch(self:Trainer, epoch:int, total_steps:int, mb=None)->dict:
     "One pass over the training data; returns mean loss, recon and KL in nats per image."
@@ -264,7 +266,7 @@ def _train_epoch(self:Trainer, epoch:int, total_steps:int, mb=None)->dict:
     recon, kl = tot['recon'] / max(tot['n'], 1), tot['kl'] / max(tot['n'], 1)
     return dict(loss=recon + kl, recon=recon, kl=kl)
 
-# %% ../nbs/03_train.ipynb #6d7dd02d
+# %% ../nbs/03_train.ipynb #6e2e32fb
 _LOG_KEYS = ('epoch', 'train_loss', 'valid_loss', 'valid_recon', 'valid_kl', 'beta', 'seconds')
 
 @fc.patch
@@ -280,7 +282,7 @@ def _log(self:Trainer, mb, rec:dict, header:bool):
 
 def _print(mb, line): mb.write(line) if mb is not None else print(line)
 
-# %% ../nbs/03_train.ipynb #a7324153
+# %% ../nbs/03_train.ipynb #fb307b30
 @fc.patch
 def fit(self:Trainer, epochs:int, # train until this many epochs are complete in total
        )->list: # the history: one dict of metrics per epoch
@@ -314,7 +316,7 @@ def fit(self:Trainer, epochs:int, # train until this many epochs are complete in
         raise
     return self.history
 
-# %% ../nbs/03_train.ipynb #0d8e8c10
+# %% ../nbs/03_train.ipynb #b42c7fe0
 @fc.patch(cls_method=True)
 def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_train`)
            dls:DataLoaders, # the same data the run was started with
@@ -330,7 +332,7 @@ def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_t
     learn.step = learn.epoch * len(dls.train)
     return learn
 
-# %% ../nbs/03_train.ipynb #a710fde3
+# %% ../nbs/03_train.ipynb #da283860
 def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history"
                  ax=None, # axes to draw on; a new figure when None
                 ):
@@ -343,7 +345,7 @@ def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history
     ax.legend()
     return ax
 
-# %% ../nbs/03_train.ipynb #67e9c7e9
+# %% ../nbs/03_train.ipynb #b956c8a6
 def _init_distributed(device:str|None):
     "Join the process group that torchrun describes; returns (rank, world, device)."
     world = int(os.environ.get('WORLD_SIZE', 1))
@@ -354,7 +356,7 @@ def _init_distributed(device:str|None):
     if cuda: torch.cuda.set_device(dev)
     return dist.get_rank(), world, dev
 
-# %% ../nbs/03_train.ipynb #8062074e
+# %% ../nbs/03_train.ipynb #6c9b4e8d
 def shard(loader, # a `TensorLoader`
           rank:int, # this process's rank
           world:int, # number of processes
@@ -366,7 +368,7 @@ def shard(loader, # a `TensorLoader`
     return type(loader)(*parts, bs=loader.bs, shuffle=loader.shuffle, drop_last=loader.drop_last,
                         binarize=loader.binarize, device=loader.device, seed=loader.seed + rank)
 
-# %% ../nbs/03_train.ipynb #9dc73580
+# %% ../nbs/03_train.ipynb #f7dea6b3
 def dataset_loaders(dataset:str, # `mnist`, `fashion`, `cifar10` (under the data root) or a folder of images
                     model:nn.Module, # the model to feed: its `in_shape` and `img_shape` set the image sizes
                     bs:int=128, # batch size
@@ -393,7 +395,7 @@ def dataset_loaders(dataset:str, # `mnist`, `fashion`, `cifar10` (under the data
     def small(t): return lowres(t, model.in_shape[-1])
     return image_loaders(small(x), x, bs=bs, seed=seed, device=device, test=None if xt is None else (small(xt), xt))
 
-# %% ../nbs/03_train.ipynb #92bb4e5a
+# %% ../nbs/03_train.ipynb #e5207390
 @torch.no_grad()
 def save_pictures(model:nn.Module, # a trained model
                   batch:tuple, # a batch from its loaders; the first tensor is the input
@@ -411,14 +413,14 @@ def save_pictures(model:nn.Module, # a trained model
     if tuple(model.in_shape) == tuple(model.img_shape):  # an upscaler's samples need inputs: see its chapter
         save_image(model.sample(n * 4).float().cpu(), out/'samples.png', nrow=n, padding=1)
 
-# %% ../nbs/03_train.ipynb #6b301717
+# %% ../nbs/03_train.ipynb #550ee145
 def _write_json(path, obj):
     "Write JSON atomically."
     tmp = Path(path).with_suffix('.json.tmp')
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
 
-# %% ../nbs/03_train.ipynb #bdf0d20e
+# %% ../nbs/03_train.ipynb #4fbe7c7b
 @call_parse
 def train_cli(dataset:str='mnist', # `mnist`, `fashion`, `cifar10`, or a folder of images
               model:str='vae_conv', # registered model name, e.g. vae_conv, vae_mlp, ae_conv, seed002_fashion, cvae, upscaler
