@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['r2_score', 'reconstruction_metrics', 'seed004_ae', 'discrete_bits_per_dim', 'plot_latent_sweep', 'latent_sweep']
 
-# %% ../nbs/07_colour.ipynb #897e8554
+# %% ../nbs/07_colour.ipynb #231aaaf9
 import math, time
 import torch, torch.nn as nn
 from torch import Tensor
@@ -16,7 +16,7 @@ from .vae import nats_to_bits_per_dim
 from .upscale import mse_per_pixel, psnr
 from .train import Trainer, evaluate
 
-# %% ../nbs/07_colour.ipynb #3a3ef52a
+# %% ../nbs/07_colour.ipynb #bdfe100b
 def r2_score(pred:Tensor, # reconstructions [N, C, H, W]
              target:Tensor # originals [N, C, H, W]
             )->float: # 1 - SSE / (squared deviation of target from its per-pixel mean image)
@@ -27,7 +27,7 @@ def r2_score(pred:Tensor, # reconstructions [N, C, H, W]
     if sst == 0: raise ValueError("R^2 is undefined when all target images are identical; pass at least two different images.")
     return (1 - ((pred - target)**2).sum()/sst).item()
 
-# %% ../nbs/07_colour.ipynb #2acb10c2
+# %% ../nbs/07_colour.ipynb #e0344a48
 @torch.no_grad()
 def reconstruction_metrics(model:nn.Module, # any vae_nbs model with `reconstruct` (input and target are batch[0])
                            loader # held-out batches, e.g. `dls.valid`
@@ -48,7 +48,7 @@ def reconstruction_metrics(model:nn.Module, # any vae_nbs model with `reconstruc
     sst = (sum_x2 - sum_x**2/n).sum().item()
     return dict(mse=sse/(n*x[0].numel()), psnr=psnr_sum/n, r2=1 - sse/sst)
 
-# %% ../nbs/07_colour.ipynb #30008f27
+# %% ../nbs/07_colour.ipynb #9da6a2ce
 @register_model('seed004_ae')
 def seed004_ae(latent:int=80, # code size
                img_shape:tuple=(3, 64, 64) # (C, H, W) of the faces
@@ -56,7 +56,7 @@ def seed004_ae(latent:int=80, # code size
     "Seed 004's plain autoencoder: the convolutions of `'seed004_faces'`, a deterministic code, squared-error loss."
     return conv_autoencoder(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2), hidden=None, likelihood='mse')
 
-# %% ../nbs/07_colour.ipynb #032cc08e
+# %% ../nbs/07_colour.ipynb #2e397f70
 def discrete_bits_per_dim(nats, # negative log-density of [0, 1]-scaled images (e.g. a negative ELBO), nats per image
                           n_dims:int, # values per image, C*H*W
                           levels:int=256 # pixel levels of the stored images (256 for 8 bits)
@@ -64,7 +64,7 @@ def discrete_bits_per_dim(nats, # negative log-density of [0, 1]-scaled images (
     "Bits per dimension of `levels`-level images scored by a density over [0, 1]: density bits + log2(levels - 1)."
     return nats_to_bits_per_dim(nats, n_dims) + math.log2(levels - 1)
 
-# %% ../nbs/07_colour.ipynb #79a4d9cf
+# %% ../nbs/07_colour.ipynb #3e910902
 def plot_latent_sweep(results:list, # what `latent_sweep` returns
                       title:str|None=None # figure title
                      )->plt.Figure:
