@@ -342,6 +342,7 @@ def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history
     ax.plot(ep, [h['train_loss'] for h in history], 'o-', label='train')
     ax.plot(ep, [h['valid_loss'] for h in history], 's--', label='validation')
     ax.set(title='Negative ELBO during training', xlabel='epoch', ylabel='nats per image')
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.legend()
     return ax
 
