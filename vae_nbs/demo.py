@@ -43,7 +43,8 @@ def write_report(out, # folder holding the pictures and metrics.json
     out = Path(out)
     figs = ''.join(f'<figure><img src="{name}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>\n'
                    for name, cap in _CAPTIONS.items() if (out/name).exists())
-    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>' for k, v in metrics.items() if not isinstance(v, (list, dict)))
+    fmt = lambda v: f'{v:.2f}' if isinstance(v, float) else str(v)
+    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(fmt(v))}</td></tr>' for k, v in metrics.items() if not isinstance(v, (list, dict)))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vae_nbs demo</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:auto}} img{{max-width:100%;image-rendering:pixelated}}
 figure{{margin:2em 0}} th{{text-align:left;padding-right:2em}}</style></head><body>
@@ -57,7 +58,7 @@ Load the model with <code>vae_nbs.load("model.pt")</code>.</p></body></html>"""
 @call_parse
 def demo_cli(out:str='demo', # folder for the report, pictures, checkpoints and metrics
              epochs:int=3, # epochs of VAE training
-             upscale_epochs:int=2, # epochs of upscaler training
+             upscale_epochs:int=1, # epochs of upscaler training
              n_train:int=None, # train on a random subset of this many images (faster)
              device:str=None, # cuda, mps or cpu (default: the best available)
              data_root:str=None, # data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)
