@@ -10,6 +10,7 @@ __all__ = ['PATHS', 'lerp', 'slerp', 'encode_images', 'morph_frames', 'to_pil', 
 import functools, os, re, sys, uuid, warnings
 from pathlib import Path
 import torch, numpy as np
+import fastcore.all as fc
 from torch import Tensor
 import matplotlib.pyplot as plt
 from PIL import Image, UnidentifiedImageError
@@ -188,26 +189,19 @@ def read_image(spec:str, # an image file, or a dataset index such as 'mnist:123'
         raise ValueError(f"{spec}: cannot read it as an image ({e}); give a PNG, JPEG or other Pillow-readable file") from None
 
 # %% ../nbs/05_morph.ipynb #070e99bf
+@fc.delegates(morph_gif, but=['model', 'start', 'end', 'path'])
 def morph_files(start:str, # START image file or dataset index ('mnist:123', 'fashion:train:7')
                 end:str, # END image file or dataset index
                 ckpt:str, # checkpoint written by `vae_nbs_train` (DIR/model.pt)
                 out:str='morph.gif', # GIF to write
-                n_frames:int=25, # images on the path, both ends included
-                duration:int=80, # milliseconds per frame
-                loop:int=0, # times to play; 0 = forever
-                scale:int=4, # integer pixel scale
-                method:str='slerp', # 'slerp' or 'lerp'
-                sample:bool=False, # encode the ends by posterior draws instead of posterior means
-                seed:int=0, # seed of the draws when `sample`
-                boomerang:bool=False, # play forwards then backwards
                 device=None, # torch device; default `default_device()`
+                **kwargs, # options of `morph_gif`: n_frames, duration, loop, scale, method, sample, seed, boomerang
                )->Path: # the written GIF
     "Load a checkpoint and two images, and write the morph between them as a GIF."
     if not ckpt: raise ValueError("no checkpoint given; pass --ckpt DIR/model.pt (written by `vae_nbs_train --out DIR`)")
     model = load(ckpt, device=device or default_device()).eval()
     start_img, end_img = (read_image(s, tuple(model.img_shape)) for s in (start, end))
-    morph_gif(model, start_img, end_img, out, n_frames=n_frames, duration=duration, loop=loop, scale=scale,
-              method=method, sample=sample, seed=seed, boomerang=boomerang)
+    morph_gif(model, start_img, end_img, out, **kwargs)
     return Path(out)
 
 @call_parse
