@@ -260,7 +260,7 @@ def anomaly_scores(model, # a trained VAE
             xb = xb.to(model.device)
             xb = xb.float()/255 if xb.dtype == torch.uint8 else xb.float()
             mu, logvar = model.encode(xb)
-            nll = sum(-model.log_lik(model.decode(reparameterize(mu, logvar)), xb) for _ in range(n_samples))/n_samples
+            nll = sum(-model.decoder_log_lik(reparameterize(mu, logvar), xb) for _ in range(n_samples))/n_samples
             out.append((nll + kl_divergence(mu, logvar)).cpu())
     return torch.cat(out)
 

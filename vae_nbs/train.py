@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'evaluate', 'beta_at', 'one_cycle_lr', 'save_checkpoint', 'load_checkpoint', 'load',
-           'NonFiniteLoss', 'Trainer', 'fit', 'resume', 'plot_history', 'shard', 'dataset_loaders', 'save_pictures',
-           'train_cli']
+           'NonFiniteLoss', 'make_optimizer', 'Trainer', 'fit', 'resume', 'plot_history', 'shard', 'dataset_loaders',
+           'save_pictures', 'train_cli']
 
 # %% ../nbs/03_train.ipynb #2e95a353
 import json, math, os, tempfile, time
@@ -185,13 +185,23 @@ def _seed_epoch(seed:int, epoch:int, loaders):
     torch.manual_seed(seed * 1_000_003 + epoch)
     for dl in loaders: dl.set_epoch(epoch)
 
+# %% ../nbs/03_train.ipynb #c7e2b9a1
+def make_optimizer(opt_func, # optimiser class, e.g. `torch.optim.Adam`
+                   params, # the parameters to optimise
+                   lr:float, # learning rate
+                   device:torch.device, # where the parameters live
+                  )->torch.optim.Optimizer:
+    "`opt_func(params, lr=lr)`, with the fused kernel of Adam and AdamW on CPU and CUDA."
+    fused = opt_func in (torch.optim.Adam, torch.optim.AdamW) and torch.device(device).type in ('cpu', 'cuda')
+    return opt_func(params, lr=lr, **({'fused': True} if fused else {}))
+
 # %% ../nbs/03_train.ipynb #5436f411
 class Trainer:
     "Train any vae_nbs model on `DataLoaders`, with warm-up, one-cycle, clipping, checkpoints and resume."
     def __init__(self, model:nn.Module, # a vae_nbs model (anything with `loss(batch, beta)`)
                  dls:DataLoaders, # `train` and `valid` loaders
                  lr:float=1e-3, # (peak) learning rate
-                 opt_func=torch.optim.Adam, # optimiser class, called as `opt_func(params, lr=lr)`
+                 opt_func=torch.optim.Adam, # optimiser class, called as `opt_func(params, lr=lr)` (fused Adam/AdamW where possible)
                  one_cycle:bool=False, # one-cycle learning-rate schedule over the whole run
                  beta:float=1.0, # KL weight (1 is the true ELBO)
                  warmup_epochs:float=0, # epochs of linear KL warm-up from 0 to `beta`
@@ -206,7 +216,7 @@ class Trainer:
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device)
         self.ckpt_path = Path(ckpt_path) if ckpt_path else None
-        self.opt = opt_func(self.model.parameters(), lr=lr)
+        self.opt = make_optimizer(opt_func, self.model.parameters(), lr, self.device)
         self.history, self.epoch, self.step, self.total_epochs = [], 0, 0, None
         self.rank, self.world = _dist_world()
         self.loss_module = _LossModule(self.model)

@@ -211,10 +211,11 @@ class ConditionalUpscaler(UpscalingVAE):
                  img_shape:tuple, # (C, H, W) of the output images
                  latent:int, # code size
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
-                 in_shape:tuple=(1, 8, 8) # (C, h, w) of the low-res images
+                 in_shape:tuple=(1, 8, 8), # (C, h, w) of the low-res images
+                 free_bits:float=0. # KL charged at least this many nats per code dimension (see `BaseVAE`)
                 ):
         enc_shape = (img_shape[0] + in_shape[0], *img_shape[1:])
-        super().__init__(encoder, decoder, img_shape, latent, likelihood, enc_shape)
+        super().__init__(encoder, decoder, img_shape, latent, likelihood, enc_shape, free_bits=free_bits)
         self.in_shape, self.enc_shape = tuple(in_shape), enc_shape
 
     def encode(self, highres:Tensor, # original images [B, *img_shape]
@@ -265,13 +266,14 @@ def upscaler(size:int=8, # height and width of the low-res inputs
              hidden:int=256, # encoder dense layer width
              dec_channels:tuple=(64, 32, 16), # decoder stages at img_size/4, /2 and full size
              cond:int=32, # channels of the decoder's low-res features
-             likelihood:str='bernoulli' # 'bernoulli' or 'gaussian'
+             likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
+             free_bits:float=0.25 # KL floor per code dimension, nats: keeps the code in use
             )->ConditionalUpscaler:
     "The improved upscaler: a conditional VAE with a 16-D code and a decoder that reads the low-res image at every scale."
     in_shape, img_shape = (1, size, size), (1, img_size, img_size)
     enc = conv_encoder((2, img_size, img_size), tuple(channels), (2,)*len(channels), hidden)
     return ConditionalUpscaler(enc, ConditionedDecoder(latent, img_shape, in_shape, tuple(dec_channels), cond),
-                               img_shape, latent, likelihood, in_shape)
+                               img_shape, latent, likelihood, in_shape, free_bits)
 
 # %% ../nbs/06_upscale.ipynb #bff37976
 @torch.no_grad()
@@ -357,7 +359,8 @@ def plot_upscale_samples(model, # a trained upscaler
         im = axs[i, -1].imshow(std[i, 0], cmap='viridis', vmin=0, vmax=max(std.max().item(), 1e-3))
         if i == 0: axs[i, -1].set_title('std of samples', fontsize=8)
     for ax in axs.flat: ax.set_axis_off()
-    fig.colorbar(im, ax=axs[:, -1], fraction=0.5, label='pixel std')
+    fig.subplots_adjust(right=0.88)  # room for the colour bar beside, not over, the last column
+    fig.colorbar(im, cax=fig.add_axes([0.9, 0.15, 0.02, 0.7]), label='pixel std')
     if path is not None:
         fig.savefig(path, dpi=80); plt.close(fig)
     return fig

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['kl_per_dim', 'kl_divergence', 'reparameterize', 'nats_to_bits_per_dim', 'BaseVAE', 'VAE', 'ConvVAE',
            'seed000_painter', 'seed002_fashion', 'seed004_faces', 'iwae_bound', 'iwae_nll', 'encode_all',
-           'active_units', 'bernoulli_log_lik', 'gaussian_log_lik']
+           'active_units', 'MaskedConv2d', 'PixelDecoder', 'PixelVAE', 'bernoulli_log_lik', 'gaussian_log_lik']
 
 # %% ../nbs/02_vae.ipynb #cd742b8f
 import math
 from typing import Optional
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from .autoencoder import (VAEOutput, LossParts, AutoEncoder, register_model, check_shape,
                                  mlp_encoder, mlp_decoder, conv_encoder, conv_decoder, mirrored_conv_decoder,
@@ -50,6 +50,13 @@ def nats_to_bits_per_dim(nats, # a value (or tensor) in nats per image
 class BaseVAE(AutoEncoder):
     "A VAE from any encoder body and decoder: the base class of every VAE here."
     n_stats = 2  # the head outputs a mean and a log-variance per code dimension
+    def __init__(self, *args, # `AutoEncoder`'s: encoder, decoder, img_shape, latent, ...
+                 free_bits:float=0., # KL charged at least this many nats per code dimension (batch mean); 0: the plain ELBO
+                 **kwargs # `AutoEncoder`'s keyword arguments
+                ):
+        super().__init__(*args, **kwargs)
+        if free_bits < 0: raise ValueError(f"free_bits is a number of nats per code dimension, >= 0; got {free_bits}")
+        self.free_bits = free_bits
 
     def encode(self, x:Tensor # images [B, *in_shape]
               )->tuple: # (mu, logvar), each [B, latent]
@@ -68,10 +75,17 @@ class BaseVAE(AutoEncoder):
                    target:Tensor, # the images `out.recon` should reproduce
                    beta:float=1.0 # weight of the KL term
                   )->LossParts:
-        "recon + beta * KL, batch means of nats per image (with beta=1: the negative ELBO)."
+        "recon + beta * KL, batch means of nats per image (beta=1, no free bits: the negative ELBO); `kl` is the true KL."
         recon = super().loss_parts(out, target).recon
-        kl = kl_divergence(out.mu, out.logvar).mean()
-        return LossParts(recon + beta*kl, recon, kl)
+        kl_dims = kl_per_dim(out.mu, out.logvar).mean(0)
+        charged = kl_dims.clamp(min=self.free_bits).sum() if self.free_bits else kl_dims.sum()
+        return LossParts(recon + beta*charged, recon, kl_dims.sum())
+
+    def decoder_log_lik(self, z:Tensor, # codes [B, latent]
+                        x:Tensor # target images [B, *img_shape]
+                       )->Tensor: # log p(x | z), nats per image, [B]
+        "Log-likelihood of `x` under the decoder given the codes `z`."
+        return self.log_lik(self.decode(z), x)
 
 # %% ../nbs/02_vae.ipynb #57abf335
 @register_model('vae_mlp')
@@ -149,8 +163,7 @@ def iwae_bound(model:BaseVAE, # a VAE
     for n in [chunk]*(k//chunk) + ([k % chunk] if k % chunk else []):
         eps = torch.randn(n, *mu.shape, device=mu.device)
         z = mu + std*eps
-        recon = model.decode(z.flatten(0, 1))
-        ll = model.log_lik(recon, x.expand(n, *x.shape).flatten(0, 1)).view(n, B)
+        ll = model.decoder_log_lik(z.flatten(0, 1), x.expand(n, *x.shape).flatten(0, 1)).view(n, B)
         log_pz = -0.5*(z**2).sum(-1)
         log_qz = (-0.5*eps**2 - 0.5*logvar).sum(-1)  # the 2*pi constants of p and q cancel
         logw.append(ll + log_pz - log_qz)
@@ -190,3 +203,93 @@ def active_units(model:BaseVAE, # a VAE
     "Number of latent dimensions whose posterior mean varies across the data (Burda et al. 2015)."
     mu, _ = encode_all(model, loader)
     return int((mu.var(0) > threshold).sum())
+
+# %% ../nbs/02_vae.ipynb #94a14aef
+class MaskedConv2d(nn.Conv2d):
+    "Convolution whose output at each pixel sees only pixels above or left of it (and itself, unless `first`)."
+    def __init__(self, in_channels:int, # input channels
+                 out_channels:int, # output channels
+                 kernel:int, # odd kernel size
+                 first:bool # hide the centre pixel too (the first layer, which reads the image itself)
+                ):
+        super().__init__(in_channels, out_channels, kernel, padding=kernel//2)
+        mask = torch.ones(kernel, kernel)
+        mask[kernel//2, kernel//2 + (0 if first else 1):] = 0
+        mask[kernel//2 + 1:] = 0
+        self.register_buffer('mask', mask)
+
+    def forward(self, x:Tensor)->Tensor:
+        return F.conv2d(x, self.weight*self.mask, self.bias, padding=self.padding)
+
+class PixelDecoder(nn.Module):
+    "Bernoulli logits of each pixel from the decoder's feature maps and the pixels before it: masked convs with residuals."
+    def __init__(self, features:int, # channels of the feature maps the conv decoder draws from the code
+                 channels:int=16, # width of the masked layers
+                 layers:int=2, # masked 3x3 layers after the first masked 7x7
+                 kernel:int=7 # size of the first masked kernel
+                ):
+        super().__init__()
+        self.first, self.cond = MaskedConv2d(1, channels, kernel, first=True), nn.Conv2d(features, channels, 1)
+        self.layers = nn.ModuleList(MaskedConv2d(channels, channels, 3, first=False) for _ in range(layers))
+        self.out = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, features:Tensor, # [B, features, H, W]
+                x:Tensor # binary images [B, 1, H, W]: the pixels each position may condition on
+               )->Tensor: # logits [B, 1, H, W]
+        h = F.relu(self.first(x) + self.cond(features))
+        for layer in self.layers: h = h + F.relu(layer(h))
+        return self.out(h)
+
+# %% ../nbs/02_vae.ipynb #b6d5e938
+@register_model('vae_pixel')
+class PixelVAE(BaseVAE):
+    "`ConvVAE` encoder and decoder, with an autoregressive `PixelDecoder` on top: p(x|z) = prod_i p(x_i | x_<i, z)."
+    def __init__(self, img_shape:tuple=(1, 28, 28), # (1, H, W): binary single-channel images
+                 latent:int=32, # code size
+                 channels:tuple=(32, 64), # encoder conv channels (the conv decoder mirrors them)
+                 strides:tuple=(2, 2), # encoder conv strides
+                 hidden:Optional[int]=256, # dense layer width; None for none
+                 features:int=8, # feature maps the conv decoder hands to the pixel decoder
+                 pixel_channels:int=16, # width of the masked layers
+                 pixel_layers:int=2, # masked 3x3 layers
+                 **kwargs # `free_bits` of `BaseVAE`
+                ):
+        if img_shape[0] != 1: raise ValueError(f"PixelVAE models binary one-channel images; got img_shape {tuple(img_shape)}. Use 'vae_conv' for colour.")
+        channels, strides = tuple(channels), tuple(strides)
+        super().__init__(conv_encoder(img_shape, channels, strides, hidden),
+                         mirrored_conv_decoder(latent, (features, *img_shape[1:]), channels, strides, hidden),
+                         img_shape, latent, 'bernoulli', **kwargs)
+        self.pixels = PixelDecoder(features, pixel_channels, pixel_layers)
+
+    def decode(self, z:Tensor, # codes [B, latent]
+               x:Optional[Tensor]=None # images to condition on [B, *img_shape]; None: draw them pixel by pixel
+              )->Tensor: # logits [B, *img_shape]
+        "Logits of every pixel given the code and the pixels before it (of `x`, or of a new image drawn here)."
+        check_shape(z, (self.latent,), 'codes')
+        features = self.decoder(z)
+        if x is None: x = self.draw(features)
+        else: check_shape(x, self.img_shape, 'images')
+        return self.pixels(features, x)
+
+    @torch.no_grad()
+    def draw(self, features:Tensor # the conv decoder's output for some codes, [B, features, H, W]
+            )->Tensor: # binary images [B, *img_shape]
+        "Draw images pixel by pixel in raster order: one pass of the pixel decoder per pixel."
+        x = features.new_zeros(len(features), *self.img_shape)
+        for i in range(self.img_shape[1]):
+            for j in range(self.img_shape[2]):
+                x[:, :, i, j] = torch.bernoulli(torch.sigmoid(self.pixels(features, x)[:, :, i, j]))
+        return x
+
+    def forward(self, x:Tensor # binary images [B, *img_shape]
+               )->VAEOutput:
+        "Encode, draw z ~ q(z|x), and score every pixel of `x` given z and the pixels before it."
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        return VAEOutput(self.decode(z, x), mu, logvar, z)
+
+    def decoder_log_lik(self, z:Tensor, # codes [B, latent]
+                        x:Tensor # target images [B, *img_shape]
+                       )->Tensor: # log p(x | z), nats per image, [B]
+        "log p(x | z) = sum_i log p(x_i | x_<i, z), from one masked pass."
+        return self.log_lik(self.decode(z, x), x)
