@@ -218,7 +218,9 @@ class MaskedConv2d(nn.Conv2d):
         mask[kernel//2 + 1:] = 0
         self.register_buffer('mask', mask)
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x:Tensor # [B, in_channels, H, W]
+               )->Tensor: # [B, out_channels, H, W]
+        "The convolution with the masked kernel."
         return F.conv2d(x, self.weight*self.mask, self.bias, padding=self.padding)
 
 class PixelDecoder(nn.Module):
