@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from vae_nbs.data import mnist_loaders, show_images
 from vae_nbs.autoencoder import build_model
-from vae_nbs.train import Trainer, evaluate, save_checkpoint
+from vae_nbs.train import Trainer, evaluate, save_checkpoint, make_optimizer
 from vae_nbs.vae import iwae_nll
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
@@ -26,7 +26,7 @@ IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 def epoch_seconds(learn, steps=20):
     "Estimated seconds per epoch (training + validation) of `learn`, from a few steps on a copy of its model."
     model, batches = deepcopy(learn.model), iter(learn.dls.train)
-    opt = type(learn.opt)(model.parameters(), **learn.opt.defaults)
+    opt = make_optimizer(learn.opt_func, model.parameters(), learn.lr, learn.device)
     start = time.perf_counter()
     for _ in range(steps):
         loss = model.loss(next(batches)).loss
