@@ -181,6 +181,11 @@ class AutoEncoder(nn.Module):
     @property
     def device(self): return self.head.weight.device
 
+    @property
+    def pixel_levels(self)->int|None:
+        "Values a pixel can take under the likelihood: 2 for Bernoulli (binary images), None for a density over [0, 1]."
+        return 2 if self.likelihood == 'bernoulli' else None
+
     def encode(self, x:Tensor # images [B, *in_shape]
               )->tuple: # (code [B, latent], None)
         "Map images to codes; a plain autoencoder has no variance, so `logvar` is None."

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['kl_per_dim', 'kl_divergence', 'reparameterize', 'nats_to_bits_per_dim', 'BaseVAE', 'VAE', 'ConvVAE',
-           'seed000_painter', 'seed002_fashion', 'seed004_faces', 'iwae_bound', 'iwae_nll', 'encode_all',
+           'seed000_painter', 'seed002_fashion', 'seed004_faces', 'log_weights', 'iwae_bound', 'encode_all',
            'active_units', 'MaskedConv2d', 'PixelDecoder', 'PixelVAE', 'bernoulli_log_lik', 'gaussian_log_lik']
 
 # %% ../nbs/02_vae.ipynb #cd742b8f
@@ -151,12 +151,12 @@ def seed004_faces(latent:int=80, # code size
 
 # %% ../nbs/02_vae.ipynb #d412703a
 @torch.no_grad()
-def iwae_bound(model:BaseVAE, # a VAE
-               x:Tensor, # images, [B, *model.in_shape]; also the targets
-               k:int=100, # importance samples per image (k=1: the ELBO)
-               chunk:int=32 # samples decoded at once (memory: chunk * B images)
-              )->Tensor: # L_k, a lower bound on log p(x), nats per image, [B]
-    "Importance-weighted lower bound on log p(x) with `k` samples per image."
+def log_weights(model:BaseVAE, # a VAE
+                x:Tensor, # images, [B, *model.in_shape]; also the targets
+                k:int=100, # importance samples per image
+                chunk:int=32 # samples decoded at once (memory: chunk * B images)
+               )->Tensor: # log p(x|z_i) + log p(z_i) - log q(z_i|x), nats, [k, B]
+    "Log importance weights of `k` codes drawn from q(z|x) for each image."
     mu, logvar = model.encode(x)
     std, B = (0.5*logvar).exp(), len(x)
     logw = []
@@ -167,24 +167,15 @@ def iwae_bound(model:BaseVAE, # a VAE
         log_pz = -0.5*(z**2).sum(-1)
         log_qz = (-0.5*eps**2 - 0.5*logvar).sum(-1)  # the 2*pi constants of p and q cancel
         logw.append(ll + log_pz - log_qz)
-    return torch.logsumexp(torch.cat(logw), 0) - math.log(k)
+    return torch.cat(logw)
 
-def iwae_nll(model:BaseVAE, # a VAE
-             loader, # batches whose first element is the images
-             k:int=100, # importance samples per image (k=1: the negative ELBO)
-             chunk:int=32 # samples decoded at once
-            )->float: # estimated -log p(x), nats per image, averaged over the loader
-    "Negative log-likelihood estimate -L_k over a data set, in nats per image."
-    was_training = model.training
-    model.eval()
-    total, n = 0., 0
-    try:
-        for batch in loader:
-            x = batch[0].to(model.device)
-            total -= iwae_bound(model, x, k, chunk).sum().item()
-            n += len(x)
-    finally: model.train(was_training)
-    return total/n
+def iwae_bound(model:BaseVAE, # a VAE
+               x:Tensor, # images, [B, *model.in_shape]; also the targets
+               k:int=100, # importance samples per image (k=1: the ELBO)
+               chunk:int=32 # samples decoded at once (memory: chunk * B images)
+              )->Tensor: # L_k, a lower bound on log p(x), nats per image, [B]
+    "Importance-weighted lower bound on log p(x) with `k` samples per image."
+    return torch.logsumexp(log_weights(model, x, k, chunk), 0) - math.log(k)
 
 # %% ../nbs/02_vae.ipynb #1d93aa6c
 @torch.no_grad()
