@@ -1,10 +1,11 @@
 """Images per second over one epoch of MNIST training batches: vae_nbs's in-memory `TensorLoader`
 versus torchvision's `MNIST(transform=ToTensor())` + `DataLoader`, same batch size, same run.
+The two are timed in turn, `--rounds` times, and the medians compared, so a busy moment on a shared
+machine does not decide the ratio.
 
 Usage (from the repository root): VAE_NBS_DATA=/path/to/data python bench/loader.py [--bs 128]
 """
-import time, torch
-from fastcore.script import call_parse
+import argparse, statistics, time, torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 from vae_nbs.data import get_data_root, load_mnist, TensorLoader
@@ -15,21 +16,33 @@ def images_per_second(loader)->float:
     for xb, yb in loader: n += len(xb)
     return n/(time.perf_counter() - start)
 
-@call_parse
 def main(bs:int=128, # batch size for both loaders
          root:str=None, # data folder; default $VAE_NBS_DATA, then ~/.cache/vae_nbs
          threads:int=1, # PyTorch CPU threads for both loaders
+         rounds:int=3, # interleaved timings of each loader
         ):
-    "Print both loaders' throughput and their ratio on the last line."
+    "Print both loaders' median throughput and their ratio on the last line."
     # One thread: on a busy shared machine two OpenMP threads per tiny batch op spin against each other
     # (we measured TensorLoader 80x slower that way); neither loader needs intra-op parallelism.
     torch.set_num_threads(threads)
     root = get_data_root(root)
     x, y = load_mnist('mnist', train=True, root=root)
-    ours = images_per_second(TensorLoader(x, y, bs=bs, shuffle=True, device='cpu'))
     ds = datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor())
-    theirs = images_per_second(DataLoader(ds, batch_size=bs, shuffle=True))
-    print(f"CPU threads: {torch.get_num_threads()}, batch size {bs}, one epoch of {len(x)} MNIST training images")
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(images_per_second(TensorLoader(x, y, bs=bs, shuffle=True, device='cpu')))
+        theirs.append(images_per_second(DataLoader(ds, batch_size=bs, shuffle=True)))
+    ours, theirs = statistics.median(ours), statistics.median(theirs)
+    print(f"CPU threads: {torch.get_num_threads()}, batch size {bs}, one epoch of {len(x)} MNIST training images, median of {rounds}")
     print(f"vae_nbs TensorLoader (cpu):                 {ours:12,.0f} images/s")
     print(f"torchvision MNIST + ToTensor + DataLoader:  {theirs:12,.0f} images/s")
     print(f"loader speedup: {ours/theirs:.1f}x")
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bs', type=int, default=128, help='batch size for both loaders')
+    p.add_argument('--root', default=None, help='data folder; default $VAE_NBS_DATA, then ~/.cache/vae_nbs')
+    p.add_argument('--threads', type=int, default=1, help='PyTorch CPU threads for both loaders')
+    p.add_argument('--rounds', type=int, default=3, help='interleaved timings of each loader')
+    a = p.parse_args()
+    main(a.bs, a.root, a.threads, a.rounds)

@@ -2,13 +2,12 @@
 baselines on the full MNIST test set, and write the chapter's table and pictures.
 
     VAE_NBS_DATA=/path/to/data python bench/upscale_eval.py --runs /tmp/upscale_runs            # train, then evaluate
-    VAE_NBS_DATA=/path/to/data python bench/upscale_eval.py --runs /tmp/upscale_runs --eval_only
+    VAE_NBS_DATA=/path/to/data python bench/upscale_eval.py --runs /tmp/upscale_runs --eval-only
 
 Writes nbs/images/upscale_results.json, upscale_comparison.png and upscale_samples.png."""
-import json, time
+import argparse, json, time
 from pathlib import Path
 import torch
-from fastcore.script import call_parse, store_true
 from vae_nbs.autoencoder import build_model
 from vae_nbs.train import Trainer, load
 from vae_nbs.upscale import upscale_loaders, evaluate_upscalers, results_table, plot_upscale_comparison, plot_upscale_samples
@@ -18,12 +17,11 @@ IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 RUNS = {'seed 001 upscaler (latent 2)': ('seed001_upscaler', 3, dict(lr=1e-3)),
         'improved upscaler (conditional, latent 16)': ('upscaler', 5, dict(lr=2e-3, warmup_epochs=1))}
 
-@call_parse
 def main(runs:str='/tmp/upscale_runs', # folder for the checkpoints
-         eval_only:store_true=False, # evaluate existing checkpoints without training
+         eval_only:bool=False, # evaluate existing checkpoints without training
          device:str='cpu', # where to train and evaluate
         ):
-    "Train (unless --eval_only) and evaluate the upscalers; write the results JSON and figures."
+    "Train (unless `eval_only`) and evaluate the upscalers; write the results JSON and figures."
     runs = Path(runs)
     dls = upscale_loaders(device=device)
     train_seconds = {}
@@ -54,3 +52,11 @@ def main(runs:str='/tmp/upscale_runs', # folder for the checkpoints
     torch.manual_seed(0)
     plot_upscale_samples(models[list(RUNS)[-1]], lo, n_samples=6, n=6, path=IMAGES/'upscale_samples.png')
     print(f"evaluation {eval_seconds:.0f} s; wrote {IMAGES}/upscale_*")
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--runs', default='/tmp/upscale_runs', help='folder for the checkpoints')
+    p.add_argument('--eval-only', '--eval_only', action='store_true', help='evaluate existing checkpoints without training')
+    p.add_argument('--device', default='cpu', help='where to train and evaluate')
+    a = p.parse_args()
+    main(a.runs, a.eval_only, a.device)

@@ -6,8 +6,8 @@
 __all__ = ['MNIST_CLASSES', 'FASHION_CLASSES', 'DATASETS', 'MAX_IMAGE_PIXELS', 'IMAGE_EXTS', 'CIFAR10_CLASSES', 'get_data_root',
            'default_device', 'DatasetUnavailable', 'load_mnist', 'load_dataset', 'show_images', 'TensorLoader',
            'DataLoaders', 'image_loaders', 'mnist_loaders', 'lowres', 'to_mode', 'open_image', 'square_rgb',
-           'load_images', 'image_files', 'hold_interrupts', 'atomic_write', 'image_cache_dir', 'load_image_folder',
-           'load_cifar10', 'load_celeba', 'genre_records', 'load_wikiart_landscapes']
+           'load_images', 'prepare_image', 'image_files', 'hold_interrupts', 'atomic_write', 'image_cache_dir',
+           'load_image_folder', 'load_cifar10', 'load_celeba', 'genre_records', 'load_wikiart_landscapes']
 
 # %% ../nbs/00_data.ipynb #507e57f6
 import os, hashlib, itertools, math, pickle, signal, tempfile, threading, warnings
@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.error import URLError
 import numpy as np, torch, torch.nn.functional as F
 from torch import Tensor
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 import matplotlib.pyplot as plt
 import fastcore.all as fc
 
@@ -294,6 +294,60 @@ def load_images(items, # image file paths, or PIL images
         except (OSError, ValueError): skipped.append(item)
     if not imgs: return torch.empty(0, 3, size, size, dtype=torch.uint8), skipped
     return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous(), skipped
+
+# %% ../nbs/00_data.ipynb #72ff5fc2
+def _ink(g:np.ndarray, flatten:bool)->np.ndarray:
+    "Ink (bright) on a black background, in [0, 1], from a grayscale image in [0, 1]."
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    paper = np.median(border) > 0.5
+    if paper: g = 1 - g  # dark ink on light paper: invert
+    if flatten and paper:  # a photo of paper: subtract an estimate of the background, shadows and uneven light
+        k = max(3, (max(g.shape)//6) | 1)
+        bg = Image.fromarray(np.uint8(g*255)).filter(ImageFilter.MinFilter(k)).filter(ImageFilter.MaxFilter(k))  # an opening:
+        # strokes narrower than k vanish, the paper's level (shadow and all) stays
+        g = g - np.asarray(bg, np.float32)/255
+    else: g = g - np.median(np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]))
+    g = np.clip(g, 0, None)
+    if g.max() < 0.05: raise ValueError("the image is blank: nothing stands out from its background")
+    return np.clip((g/g.max() - 0.1)/0.9, 0, 1)  # drop paper texture and noise, stretch the ink to full range
+
+def _drop_edge_blobs(ink:np.ndarray)->np.ndarray:
+    "`ink` without the blobs that touch the picture's edge (a table, the paper's border), unless that is most of it."
+    mask, edge = ink > 0.05, np.zeros(ink.shape, bool)
+    edge[[0, -1]], edge[:, [0, -1]] = mask[[0, -1]], mask[:, [0, -1]]
+    while True:  # grow the edge blobs inside the mask until they stop growing
+        grown = edge.copy()
+        grown[1:] |= edge[:-1]; grown[:-1] |= edge[1:]; grown[:, 1:] |= edge[:, :-1]; grown[:, :-1] |= edge[:, 1:]
+        grown &= mask
+        if (grown == edge).all(): break
+        edge = grown
+    kept = np.where(edge, 0, ink)
+    return kept if kept.sum() > 0.3*ink.sum() else ink
+
+def prepare_image(img:Image.Image, # a photo, scan or drawing of one digit (or one clothing item)
+                  style:str='mnist', # 'mnist': longer side 20 px, centred by mass; 'fashion': fitted in 28x28, centred
+                  size:int=28, # the output's height and width
+                 )->Image.Image: # grayscale ('L') `size` x `size`, light ink on black
+    "Make a picture look like an MNIST digit (or a Fashion-MNIST item): invert, flatten lighting, crop, scale, centre."
+    if style not in ('mnist', 'fashion'): raise ValueError(f"style must be 'mnist' or 'fashion', got {style!r}")
+    img = to_mode(img, 'L')
+    img.thumbnail((160, 160), Image.Resampling.LANCZOS)  # plenty for a 28x28 result, and fast filters
+    ink = _drop_edge_blobs(_ink(np.asarray(img, np.float32)/255, flatten=style == 'mnist'))
+    ys, xs = np.nonzero(ink > 0.05)
+    ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    box = round(size*20/28) if style == 'mnist' else size
+    h, w = ink.shape
+    nh, nw = max(1, round(h*box/max(h, w))), max(1, round(w*box/max(h, w)))
+    small = np.asarray(Image.fromarray(np.uint8(ink*255)).resize((nw, nh), Image.Resampling.LANCZOS), np.float32)
+    if style == 'mnist':  # place the centre of mass at the centre
+        yy, xx = np.mgrid[:nh, :nw]
+        cy, cx = (small*yy).sum()/small.sum(), (small*xx).sum()/small.sum()
+        top, left = round(size/2 - cy), round(size/2 - cx)
+        top, left = min(max(top, 0), size - nh), min(max(left, 0), size - nw)
+    else: top, left = (size - nh)//2, (size - nw)//2
+    out = np.zeros((size, size), np.float32)
+    out[top:top + nh, left:left + nw] = small
+    return Image.fromarray(np.uint8(np.clip(out, 0, 255)), 'L')
 
 # %% ../nbs/00_data.ipynb #e57a8b61
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')

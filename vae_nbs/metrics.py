@@ -62,7 +62,7 @@ def check_scorable(model:nn.Module, # a vae_nbs model
 @torch.no_grad()
 def score(model:nn.Module, # a trained VAE whose likelihood fits `dataset` (see `check_scorable`)
           dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
-          k:int=1000, # importance samples per image
+          k:int=100, # importance samples per image (papers use 1000 to 5000: slower, a little tighter)
           n:int|None=None, # score only the first `n` test images (quick looks; papers use all)
           bs:int=100, # images per batch
           chunk:int=32, # samples decoded at once per image (memory: bs * chunk images)

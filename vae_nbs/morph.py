@@ -4,18 +4,17 @@
 
 # %% auto #0
 __all__ = ['PATHS', 'lerp', 'slerp', 'encode_images', 'morph_frames', 'to_pil', 'save_gif', 'morph_gif', 'show_morph',
-           'conform_image', 'read_image', 'morph_files', 'morph_cli']
+           'conform_image', 'read_image', 'check_morphable', 'morph_files']
 
 # %% ../nbs/05_morph.ipynb #55af29ee
-import functools, os, re, sys, uuid, warnings
+import re, warnings
 from pathlib import Path
 import torch, numpy as np
 import fastcore.all as fc
 from torch import Tensor
 import matplotlib.pyplot as plt
-from PIL import Image, UnidentifiedImageError
-from fastcore.script import call_parse, Param
-from .data import load_mnist, show_images, default_device
+from PIL import Image
+from .data import load_mnist, show_images, default_device, open_image, prepare_image, atomic_write
 from .vae import reparameterize
 from .train import load
 from .generate import seeded
@@ -81,8 +80,12 @@ def morph_frames(model, # a trained VAE
     if n_frames < 2: raise ValueError(f"n_frames={n_frames}: a morph needs at least 2 frames (start and end)")
     if start.shape != end.shape: raise ValueError(f"start {tuple(start.shape)} and end {tuple(end.shape)} must have the same shape")
     z0, z1 = encode_images(model, torch.stack([start, end]), sample=sample, seed=seed)
+    if not torch.isfinite(torch.stack([z0, z1])).all():
+        raise ValueError("the model gives non-finite codes for these images: check the images, or the model's weights")
     ts = torch.linspace(0, 1, n_frames, device=z0.device)
-    with torch.no_grad(): return model.to_image(model.decode(PATHS[method](z0, z1, ts))).cpu()
+    with torch.no_grad(): frames = model.to_image(model.decode(PATHS[method](z0, z1, ts))).cpu()
+    if not torch.isfinite(frames).all(): raise ValueError("the model decodes these codes to non-finite pixels: check its weights")
+    return frames
 
 # %% ../nbs/05_morph.ipynb #f70a90cd
 def to_pil(img:Tensor, # one image [C, H, W], float in [0, 1] or uint8, C in {1, 3}
@@ -102,21 +105,12 @@ def save_gif(frames:Tensor, # images [T, C, H, W], float in [0, 1] or uint8
              scale:int=4, # integer pixel scale of the frames
              boomerang:bool=False, # append the frames in reverse so the animation returns to the start
             )->Path: # the written path
-    "Write frames as an animated GIF, atomically (a temporary file renamed over `path`)."
-    path = Path(path)
+    "Write frames as an animated GIF with `atomic_write`."
     if len(frames) == 0: raise ValueError("no frames to write")
     ims = [to_pil(f, scale) for f in frames]
     if boomerang: ims += ims[-2:0:-1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')  # opened normally, so the umask sets its mode
-    try:
-        with open(tmp, 'xb') as f:
-            ims[0].save(f, format='GIF', save_all=True, append_images=ims[1:], duration=duration, loop=loop)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: ims[0].save(f, format='GIF', save_all=True, append_images=ims[1:],
+                                                     duration=duration, loop=loop))
 
 def morph_gif(model, # a trained VAE
               start:Tensor, # start image [C, H, W] (float in [0, 1] or uint8)
@@ -140,11 +134,12 @@ def show_morph(frames:Tensor, # images [T, C, H, W] in [0, 1]
                n:int=10, # frames to show, evenly spaced (first and last included)
                title:str=None, # figure title
                figsize=None, # matplotlib figure size; default from `n`
+               ax=None, # axes to draw into; a new figure when None
               ):
     "A strip of `n` evenly spaced frames of a morph, for pages where a GIF does not animate."
     idx = torch.linspace(0, len(frames)-1, min(n, len(frames))).round().long()
     return show_images(frames[idx], nrow=len(idx), titles=[f't={i/(len(frames)-1):.2f}' for i in idx.tolist()],
-                       title=title, figsize=figsize or (1.2*len(idx), 1.8))
+                       title=title, ax=ax, figsize=figsize or (1.2*len(idx), 1.8))
 
 # %% ../nbs/05_morph.ipynb #c035c180
 _INDEX_SPEC = re.compile(r'^(mnist|fashion)(?::(train|test))?:(\d+)$')
@@ -153,13 +148,11 @@ def conform_image(im:Image.Image, # any Pillow image
                   img_shape:tuple, # the model's (C, H, W)
                   name:str='image', # what to call the image in warnings
                  )->Tensor: # float image [C, H, W] in [0, 1]
-    "Convert a Pillow image to the model's channels and size, warning about each change."
+    "Convert a Pillow image to the model's channels and size, warning when it had to be resized."
     c, h, w = img_shape
     mode = {1: 'L', 3: 'RGB'}.get(c)
     if mode is None: raise ValueError(f"models with {c} channels are not supported; expected 1 (grayscale) or 3 (RGB)")
-    if im.mode != mode:
-        warnings.warn(f"{name}: converted from mode {im.mode} to {mode} for a {c}-channel model")
-        im = im.convert(mode)
+    im = im.convert(mode)
     if im.size != (w, h):
         warnings.warn(f"{name}: resized from {im.width}x{im.height} to {w}x{h}")
         im = im.resize((w, h), Image.LANCZOS)
@@ -168,9 +161,10 @@ def conform_image(im:Image.Image, # any Pillow image
 
 def read_image(spec:str, # an image file, or a dataset index such as 'mnist:123' or 'fashion:train:7'
                img_shape:tuple, # the model's (C, H, W)
+               prepare:str|None='mnist', # files for a 1x28x28 model: prepared like 'mnist' or 'fashion' images; None: as they are
                root=None, # data folder for dataset indices (default: `get_data_root()`)
               )->Tensor: # float image [C, H, W] in [0, 1]
-    "Load one image for a morph from a file or a dataset index, converted to the model's shape."
+    "Load one image for a morph from a file or a dataset index, in the model's shape."
     spec = str(spec)
     m = _INDEX_SPEC.match(spec)
     if m and not Path(spec).exists():
@@ -178,55 +172,34 @@ def read_image(spec:str, # an image file, or a dataset index such as 'mnist:123'
         x, _ = load_mnist(name, train=split == 'train', root=root)
         if idx >= len(x): raise ValueError(f"{spec}: index {idx} is out of range; the {name} {split} set has {len(x)} images (0..{len(x)-1})")
         return conform_image(Image.fromarray(x[idx, 0].numpy()), img_shape, spec)
-    path = Path(spec)
-    if not path.is_file():
-        raise FileNotFoundError(f"{spec}: no such image file (or dataset index; write e.g. 'mnist:123' or 'fashion:train:7')")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return conform_image(im, img_shape, path.name)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{spec}: cannot read it as an image ({e}); give a PNG, JPEG or other Pillow-readable file") from None
+    if not Path(spec).exists() and ':' in spec and not Path(spec).suffix:
+        raise ValueError(f"{spec}: not an image file nor a dataset index; write e.g. 'mnist:123' or 'fashion:train:7'")
+    img = open_image(spec, 'L' if img_shape[0] == 1 else 'RGB')
+    if prepare and tuple(img_shape) == (1, 28, 28): img = prepare_image(img, prepare)
+    return conform_image(img, img_shape, Path(spec).name)
 
 # %% ../nbs/05_morph.ipynb #070e99bf
+def check_morphable(model, # a loaded model
+                   ):
+    "Raise a `ValueError` unless `model` encodes and decodes whole images on its own (no label, no low-res input)."
+    name = repr(getattr(model, 'arch', {}).get('name', type(model).__name__))
+    if hasattr(model, 'n_classes'): raise ValueError(f"{name} is a conditional VAE: its codes need a label; morph with an unconditional VAE such as vae_conv")
+    if tuple(model.in_shape) != tuple(model.img_shape):
+        raise ValueError(f"{name} is an upscaler (it reads {tuple(model.in_shape)} images and writes {tuple(model.img_shape)}); "
+                         "morph with a VAE of whole images such as vae_conv, e.g. --ckpt pretrained:mnist")
+
 @fc.delegates(morph_gif, but=['model', 'start', 'end', 'path'])
 def morph_files(start:str, # START image file or dataset index ('mnist:123', 'fashion:train:7')
                 end:str, # END image file or dataset index
-                ckpt:str, # checkpoint written by `vae_nbs_train` (DIR/model.pt)
+                model, # a loaded model, or a checkpoint: a file written by `vae_nbs_train`, or 'pretrained:mnist'
                 out:str='morph.gif', # GIF to write
-                device=None, # torch device; default `default_device()`
+                prepare:str|None='mnist', # how image files are prepared (see `read_image`)
+                device=None, # torch device for a checkpoint; default `default_device()`
                 **kwargs, # options of `morph_gif`: n_frames, duration, loop, scale, method, sample, seed, boomerang
                )->Path: # the written GIF
-    "Load a checkpoint and two images, and write the morph between them as a GIF."
-    if not ckpt: raise ValueError("no checkpoint given; pass --ckpt DIR/model.pt (written by `vae_nbs_train --out DIR`)")
-    model = load(ckpt, device=device or default_device()).eval()
-    start_img, end_img = (read_image(s, tuple(model.img_shape)) for s in (start, end))
-    morph_gif(model, start_img, end_img, out, **kwargs)
+    "Morph two images (files or dataset indices) through a model and write the GIF."
+    if isinstance(model, (str, Path)): model = load(model, device=device or default_device())
+    check_morphable(model)
+    start_img, end_img = (read_image(s, tuple(model.img_shape), prepare) for s in (start, end))
+    morph_gif(model.eval(), start_img, end_img, out, **kwargs)
     return Path(out)
-
-@call_parse
-def _morph_cli(start:Param("START image file, or dataset index DATASET[:SPLIT]:INDEX, e.g. mnist:123 (test set) or fashion:train:7", str),
-              end:Param("END image file or dataset index, as START", str),
-              ckpt:Param("checkpoint written by vae_nbs_train (DIR/model.pt); required", str)=None,
-              out:Param("GIF to write (also -o)", str)='morph.gif',
-              frames:Param("images on the path, both ends included", int)=25,
-              duration:Param("milliseconds per frame", int)=80,
-              loop:Param("times to play the GIF; 0 = forever", int)=0,
-              scale:Param("integer pixel scale of the frames", int)=4,
-              method:Param("path between the two codes", str, choices=list(PATHS))='slerp',
-              sample:Param("encode the ends by posterior draws instead of posterior means", bool)=False,
-              seed:Param("seed of the posterior draws", int)=0,
-              boomerang:Param("play forwards then backwards", bool)=False,
-              device:Param("torch device, e.g. cpu or cuda (default: best available)", str)=None):
-    "Morph one image into another through a trained VAE's latent space and write an animated GIF."
-    try:
-        path = morph_files(start, end, ckpt, out, n_frames=frames, duration=duration, loop=loop, scale=scale,
-                           method=method, sample=sample, seed=seed, boomerang=boomerang, device=device)
-    except (FileNotFoundError, ValueError) as e: raise SystemExit(f"vae_nbs_morph: error: {e}")
-    print(f"wrote {path} ({frames} frames)")
-
-@functools.wraps(_morph_cli)
-def morph_cli(*args, **kwargs):
-    # fastcore's parser makes long options only; accept the conventional `-o` for `--out` too
-    if not (args or kwargs): sys.argv[1:] = ['--out' if a == '-o' else a for a in sys.argv[1:]]
-    return _morph_cli(*args, **kwargs)

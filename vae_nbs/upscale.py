@@ -5,17 +5,16 @@
 # %% auto #0
 __all__ = ['BASELINES', 'upscale_loaders', 'interpolate_upscale', 'ConditionedDecoder', 'UpscalingVAE', 'seed001_upscaler',
            'ConditionalUpscaler', 'upscaler', 'evaluate_upscalers', 'results_table', 'plot_upscale_comparison',
-           'plot_upscale_samples', 'read_lowres', 'upscale_file', 'upscale_cli']
+           'plot_upscale_samples', 'read_lowres', 'check_upscaler', 'upscale_file']
 
 # %% ../nbs/06_upscale.ipynb #0c6e2326
-import os, sys, tempfile, warnings
+import warnings
+import numpy as np
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 import matplotlib.pyplot as plt
-from PIL import Image, UnidentifiedImageError
-from fastcore.script import call_parse
-from .data import load_mnist, image_loaders, lowres, show_images, DataLoaders
+from .data import load_mnist, image_loaders, lowres, show_images, DataLoaders, open_image, prepare_image, atomic_write
 from .autoencoder import register_model, check_shape, conv_encoder, conv_decoder, VAEOutput, LossParts
 from .vae import BaseVAE, reparameterize
 from .train import load
@@ -319,62 +318,37 @@ def plot_upscale_samples(model, # a trained upscaler
     return fig
 
 # %% ../nbs/06_upscale.ipynb #eb43a119
-def read_lowres(path, # an image file (any format PIL reads)
+def read_lowres(path, # an image file (any format Pillow reads)
                 size:int=8, # height and width the model reads
+                prepare:str|None='mnist', # prepare it like an MNIST digit first ('mnist' or 'fashion'); None: as it is
                )->Tensor: # image [1, 1, size, size], float in [0, 1]
-    "Read an image file as one grayscale `size` x `size` image, warning when it had to be converted."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"No image file at '{path}': check the path.")
-    try:
-        with Image.open(path) as img: img.load()
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"Cannot read '{path}' as an image ({e}); pass a PNG, JPEG or other image file.") from None
-    changes = [f"mode {img.mode} -> grayscale"] if img.mode != 'L' else []
-    if img.size != (size, size): changes.append(f"size {img.size[0]}x{img.size[1]} -> {size}x{size}")
-    if changes: warnings.warn(f"'{path.name}': converted ({', '.join(changes)}); the model reads {size}x{size} grayscale images.")
-    x = torch.frombuffer(bytearray(img.convert('L').tobytes()), dtype=torch.uint8).view(1, 1, img.size[1], img.size[0])
-    return lowres(x, size).float()/255 if img.size != (size, size) else x.float()/255
+    "Read an image file as the model's low-resolution input: prepared at 28x28 and reduced as in training, or just resized."
+    img = open_image(path, 'L')
+    if prepare: img = prepare_image(img, prepare)
+    x = torch.from_numpy(np.asarray(img, np.uint8).copy()).view(1, 1, img.size[1], img.size[0])
+    if img.size == (size, size): return x.float()/255
+    if not prepare: warnings.warn(f"'{Path(path).name}': resized from {img.size[0]}x{img.size[1]} to {size}x{size}, the size the model reads.")
+    return lowres(x, size).float()/255
+
+def check_upscaler(model, # a loaded model
+                  ):
+    "Raise a `ValueError` unless `model` is an upscaler."
+    if not isinstance(model, UpscalingVAE):
+        raise ValueError(f"{getattr(model, 'arch', {}).get('name', type(model).__name__)!r} is not an upscaler; "
+                         "train one with `vae_nbs_train --model upscaler`, or use --ckpt pretrained:upscaler")
 
 def upscale_file(image, # input image file
-                 ckpt, # checkpoint of a trained upscaler (`vae_nbs_train --model upscaler --out DIR` writes DIR/model.pt)
+                 model, # an upscaler, or its checkpoint: a file from `vae_nbs_train --model upscaler`, or 'pretrained:upscaler'
                  out, # output PNG file
                  samples:int=0, # also write this many sampled upscalings beside the deterministic one
-                 device=None, # where to run the model; default `default_device()`
+                 device=None, # where to run a checkpoint's model; default `default_device()`
+                 prepare:str|None='mnist', # how the image is prepared (see `read_lowres`)
                 )->Path: # the file written
-    "Upscale one image file with a trained upscaler and write a PNG atomically."
-    from torchvision.utils import save_image
-    model = load(ckpt, device)
-    if not isinstance(model, UpscalingVAE):
-        raise ValueError(f"'{ckpt}' holds a {model.arch['name']!r} model, not an upscaler; train one with `vae_nbs_train --model upscaler`.")
-    x = read_lowres(image, model.in_shape[-1]).to(model.device)
-    y = model.reconstruct(x)
+    "Upscale one image file with a trained upscaler and write a PNG with `atomic_write`."
+    from torchvision.utils import save_image  # imported here: torchvision takes a second to import
+    if isinstance(model, (str, Path)): model = load(model, device)
+    check_upscaler(model)
+    x = read_lowres(image, model.in_shape[-1], prepare).to(model.device)
+    y = model.eval().reconstruct(x)
     if samples: y = torch.cat([y, model.upscale_samples(x, samples)[:, 0]])
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.png', dir=out.parent)
-    os.close(fd)
-    try:
-        save_image(y.float().cpu(), tmp, nrow=len(y), padding=0 if len(y) == 1 else 2)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
-
-# %% ../nbs/06_upscale.ipynb #94c8d98b
-@call_parse
-def _upscale_main(image:str, # input image file (converted to grayscale at the model's input size, with a warning, if needed)
-                  ckpt:str=None, # checkpoint of a trained upscaler, e.g. runs/upscaler/model.pt (required)
-                  out:str='upscaled.png', # output PNG file (`-o` for short)
-                  samples:int=0, # also write this many sampled upscalings beside the deterministic one
-                  device:str=None, # cuda, mps or cpu (default: the best available)
-                 ):
-    "Upscale an image file with a trained VAE upscaler."
-    if ckpt is None: sys.exit("vae_nbs_upscale: error: --ckpt is required: a trained upscaler, e.g. from `vae_nbs_train --model upscaler --out DIR` (DIR/model.pt).")
-    try: print(f"wrote {upscale_file(image, ckpt, out, samples, device)}")
-    except (FileNotFoundError, ValueError) as e: sys.exit(f"vae_nbs_upscale: error: {e}")
-
-def upscale_cli():
-    "Console entry point `vae_nbs_upscale IN.png --ckpt DIR/model.pt -o OUT.png`."
-    sys.argv[1:] = ['--out' if a == '-o' else a for a in sys.argv[1:]]  # fastcore.script makes long options only
-    return _upscale_main()
+    return atomic_write(out, lambda f: save_image(y.float().cpu(), f, format='png', nrow=len(y), padding=0 if len(y) == 1 else 2))
