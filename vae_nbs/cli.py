@@ -364,7 +364,7 @@ def demo_parser()->Parser:
     p.add_argument('--epochs', type=number(int, 1), default=3, help="epochs of VAE training (default: 3)")
     p.add_argument('--upscale-epochs', type=number(int, 1), default=1, help="epochs of upscaler training (default: 1)")
     p.add_argument('--n-train', type=number(int, 1), metavar='N', help="train on a random subset of N images (faster)")
-    p.add_argument('--k', type=number(int, 1), default=100, help="importance samples per image for the likelihood (default: 100)")
+    p.add_argument('--k', type=number(int, 1), default=10, help="importance samples per image for the likelihood; more is tighter and slower (default: 10)")
     p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument('--data-root', metavar='DIR', help="data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)")
     p.add_argument('--seed', type=number(int, 0), default=0, help="random seed (default: 0)")
