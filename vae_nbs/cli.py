@@ -54,6 +54,17 @@ class Parser(argparse.ArgumentParser):
         self.add_argument('--debug', action='store_true',
                           help='on an error, show the full traceback (also: VAE_NBS_DEBUG=1)')
 
+    def add_device(self):
+        "The --device option every program that computes has."
+        self.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+
+    def add_prepare(self):
+        "The --style and --no-prepare options of the programs that read pictures of digits."
+        self.add_argument('--style', choices=['mnist', 'fashion'], default='mnist',
+                          help="how pictures are prepared: like MNIST digits (default) or like Fashion-MNIST items")
+        self.add_argument('--no-prepare', action='store_true',
+                          help="only convert pictures to the model's channels and size: no cropping, centring or inverting")
+
     def _hyphenate(self, args:list)->list:
         "Replace `--foo_bar` by `--foo-bar` where only the latter is an option."
         known, out = {s for a in self._actions for s in a.option_strings}, []
@@ -129,13 +140,17 @@ def _torch_device(name:str|None):
         raise UsageError(f"--device {name}: Apple's MPS is not available here; use --device cpu")
     return dev
 
-def _load_model(spec:str, device, flag:str='--ckpt'):
-    "Load the model a --ckpt value names (a file or pretrained:NAME); a missing or foreign file is a usage error."
+def _load_model(spec:str, device, check=None, flag:str='--ckpt'):
+    "Load the model a --ckpt value names (a file or pretrained:NAME); a missing file, or a model `check` refuses, is a usage error."
     from vae_nbs.train import load, resolve_checkpoint
     try: path = resolve_checkpoint(spec)
     except (ValueError, FileNotFoundError) as e: raise UsageError(f"{flag}: {_line(e)}") from None
     if not path.is_file(): raise UsageError(f"{flag}: no checkpoint at '{path}'; train one with `vae_nbs_train --out DIR` (it writes DIR/model.pt)")
-    return load(path, device)
+    model = load(path, device)
+    if check is not None:
+        try: check(model)
+        except ValueError as e: raise UsageError(f"{flag} {spec}: {_line(e)}") from None
+    return model
 
 # %% ../nbs/09_cli.ipynb #b54c92fb
 def train_parser()->Parser:
@@ -158,7 +173,7 @@ def train_parser()->Parser:
     p.add_argument('--clip', type=number(float, 0, above=True), metavar='NORM', help="clip gradients to this norm")
     p.add_argument('--binarize', action='store_true', help="dynamic binarisation of the images (for likelihoods comparable with papers)")
     p.add_argument('--n-train', type=number(int, 1), metavar='N', help="train on a random subset of N training images")
-    p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_device()
     p.add_argument('--out', default='runs/vae', metavar='DIR', help="output folder (default: runs/vae)")
     p.add_argument('--resume', action='store_true', help="carry on from DIR/model.pt with its settings")
     p.add_argument('--force', action='store_true', help="with --resume: train on with settings that differ from the checkpoint's")
@@ -264,7 +279,7 @@ def score_parser()->Parser:
     p.add_argument('--bs', type=number(int, 1), default=100, help="images per batch (default: 100)")
     p.add_argument('--seed', type=number(int, 0), default=0, help="seed of the binarisation and the samples (default: 0)")
     p.add_argument('--json', metavar='FILE', help="also write the results to this JSON file")
-    p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_device()
     p.add_argument('--data-root', metavar='DIR', help="data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)")
     return p
 
@@ -273,9 +288,7 @@ def _score(a)->int:
     js = _output_file(a.json, '--json', ('.json',)) if a.json else None
     from vae_nbs.metrics import score, check_scorable, score_summary
     from vae_nbs.train import write_json
-    model = _load_model(a.ckpt, _torch_device(a.device))
-    try: check_scorable(model, a.dataset)
-    except ValueError as e: raise UsageError(f"--ckpt {a.ckpt}: {_line(e)}") from None
+    model = _load_model(a.ckpt, _torch_device(a.device), lambda m: check_scorable(m, a.dataset))
     res = score(model, a.dataset, k=a.k, n=a.n, bs=a.bs, seed=a.seed, root=a.data_root)
     print(res['protocol'])
     print(score_summary(res))
@@ -304,18 +317,15 @@ def morph_parser()->Parser:
     p.add_argument('--sample', action='store_true', help="encode the ends by posterior draws instead of posterior means")
     p.add_argument('--seed', type=number(int, 0), default=0, help="seed of the posterior draws (default: 0)")
     p.add_argument('--boomerang', action='store_true', help="play forwards, then backwards")
-    p.add_argument('--style', choices=['mnist', 'fashion'], default='mnist', help="how image files are prepared: like MNIST digits (default) or Fashion-MNIST items")
-    p.add_argument('--no-prepare', action='store_true', help="only convert and resize image files; no cropping, centring or inverting")
-    p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_prepare()
+    p.add_device()
     return p
 
 def _morph(a)->int:
     "The body of `vae_nbs_morph`."
     out = _output_file(a.out, '-o', ('.gif',))
     from vae_nbs.morph import morph_files, check_morphable
-    model = _load_model(a.ckpt, _torch_device(a.device))
-    try: check_morphable(model)
-    except ValueError as e: raise UsageError(f"--ckpt {a.ckpt}: {_line(e)}") from None
+    model = _load_model(a.ckpt, _torch_device(a.device), check_morphable)
     path = morph_files(a.start, a.end, model, out, prepare=None if a.no_prepare else a.style, n_frames=a.frames,
                        duration=a.duration, loop=a.loop, scale=a.scale, method=a.method, sample=a.sample, seed=a.seed,
                        boomerang=a.boomerang)
@@ -335,18 +345,15 @@ def upscale_parser()->Parser:
     p.add_argument('--ckpt', required=True, help="checkpoint of an upscaler (vae_nbs_train --model upscaler), or pretrained:upscaler")
     p.add_argument('-o', '--out', default='upscaled.png', metavar='FILE.png', help="PNG to write (default: upscaled.png)")
     p.add_argument('--samples', type=number(int, 0, 64), default=0, help="also write this many sampled upscalings beside the deterministic one (default: 0)")
-    p.add_argument('--style', choices=['mnist', 'fashion'], default='mnist', help="how the image is prepared (default: mnist)")
-    p.add_argument('--no-prepare', action='store_true', help="only convert to grayscale and resize; no cropping, centring or inverting")
-    p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_prepare()
+    p.add_device()
     return p
 
 def _upscale(a)->int:
     "The body of `vae_nbs_upscale`."
     out = _output_file(a.out, '-o', ('.png',))
     from vae_nbs.upscale import upscale_file, check_upscaler
-    model = _load_model(a.ckpt, _torch_device(a.device))
-    try: check_upscaler(model)
-    except ValueError as e: raise UsageError(f"--ckpt {a.ckpt}: {_line(e)}") from None
+    model = _load_model(a.ckpt, _torch_device(a.device), check_upscaler)
     print(f"wrote {upscale_file(a.image, model, out, a.samples, prepare=None if a.no_prepare else a.style)}")
 
 def upscale_main(argv:list|None=None)->int:
@@ -365,7 +372,7 @@ def demo_parser()->Parser:
     p.add_argument('--upscale-epochs', type=number(int, 1), default=1, help="epochs of upscaler training (default: 1)")
     p.add_argument('--n-train', type=number(int, 1), metavar='N', help="train on a random subset of N images (faster)")
     p.add_argument('--k', type=number(int, 1), default=10, help="importance samples per image for the likelihood; more is tighter and slower (default: 10)")
-    p.add_argument('--device', type=device_name, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_device()
     p.add_argument('--data-root', metavar='DIR', help="data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)")
     p.add_argument('--seed', type=number(int, 0), default=0, help="random seed (default: 0)")
     return p
