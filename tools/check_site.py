@@ -13,7 +13,22 @@ For every notebook under `--nbs` this script
 4. fails on a missing image (a local `<img>` whose file is missing, or any local image the browser
    could not load), an unrendered equation (a KaTeX error, or `$$`, `$...$`, `\\(`, `\\[`, `\\begin{`
    or a TeX command left visible in the page text) and an error output in a cell
-   (`output_type: error`, or a stream containing a Python traceback).
+   (`output_type: error`, or a stream containing a Python traceback);
+5. fails on what a reader should not meet in a chapter, counting only what the page shows (cells
+   hidden with `#| hide` or `#| include: false`, code under `#| echo: false`, outputs under
+   `#| output: false` do not count):
+   - words of how the project was built (a curated list of case-insensitive regexes, `BUILD_WORDS`:
+     "the issue", "goal met", "build machine", "../shared", "SEEDS", "seed 001", "target: +6 dB",
+     "past the target", ...; honest uses such as "the target images", "renamed over the target" or
+     a `target` argument are not hit), each printed with its context;
+   - a stderr stream shown under a cell (a UserWarning, logging), which Quarto prints as a raw block;
+   - a line in a code block, text output or signature longer than the site's code blocks show
+     without sideways scrolling: 76 characters (`CODE_WIDTH`, `--code-width`; measured on the
+     Quarto-built site at a 1300 px window: 682 px blocks, 8.8 px a character);
+   - an absolute link into the project that leads nowhere: a site page
+     (`doc_host`/`doc_baseurl`/<page>.html, named by nbdev's rule: `03a_metrics.ipynb` ->
+     `metrics.html`) that no notebook makes, or a GitHub / raw.githubusercontent / Colab URL on the
+     `branch` of settings.ini whose file is not committed.
 
 Maths offline: Chromium here has no internet, so a CDN script cannot load. The page links the
 KaTeX copy from Debian's `libjs-katex` package (`/usr/share/javascript/katex`, fonts from
@@ -26,10 +41,11 @@ Usage (from the repo root, in the project's virtualenv):
 
     python tools/check_site.py [--nbs nbs] [--out site_check] [--only NAME ...]
 
-Prints one line per page (OK or FAIL with its problems) and `site check: N pages, M problems`;
+Prints one line per page (OK or FAIL with its problems), a table of problem counts per page and kind,
+and `site check: N pages, M problems` (all also in `<out>/report.txt`);
 exits 1 when there are problems, 2 when the check itself could not run.
 """
-import argparse, base64, fcntl, fnmatch, html.parser, json, os, re, select, shutil, subprocess, sys
+import argparse, base64, configparser, fcntl, fnmatch, html, html.parser, json, os, re, select, shutil, subprocess, sys
 import tempfile, time, urllib.parse
 from pathlib import Path
 
@@ -42,6 +58,10 @@ KATEX_DIRS = ['/usr/share/javascript/katex', '/usr/share/nodejs/katex/dist']
 CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 APT_PACKAGES = ['chromium', 'libjs-katex']
 MAX_SHOT_HEIGHT = 30000  # px; taller pages are cut there (the line says so)
+# The site's code blocks: 682 px wide at a 1300 px window (Quarto 1.7.34, cosmo theme, sidebar and table of
+# contents shown), and its monospace font takes 8.8 px a character, so 76 characters fit; a longer line is cut
+# off and needs sideways scrolling (measured on screenshots of the Quarto-built site at 1300 px).
+CODE_WIDTH = 76
 SKIP_DIRS = {'_proc', '_site', '_docs', '.quarto', '.ipynb_checkpoints'}
 
 
@@ -188,6 +208,174 @@ def output_errors(nb):
                 probs.append(f"error output in cell {i}: {o.get('ename', '?')}: {str(o.get('evalue', ''))[:120]}")
             elif o.output_type == 'stream' and 'Traceback' in o.get('text', ''):
                 probs.append(f"traceback in {o.get('name', 'stream')} output of cell {i}")
+    return probs
+
+
+# ----------------------------------------------------------------------------- what a reader reads
+def cell_options(src):
+    "Quarto cell options of a code cell's `#| key: value` lines, e.g. {'echo': 'false'}."
+    return {m.group(1): m.group(2).lower() for m in map(QUARTO_OPTION.match, src.splitlines()) if m}
+
+
+def output_text(o):
+    "Text of an output as the page shows it (streams, plain text, markdown; HTML tags stripped); '' for images."
+    if o.get('output_type') == 'stream': return o.get('text', '')
+    d = o.get('data', {})
+    if 'text/markdown' in d: return d['text/markdown']
+    if 'text/html' in d: return html.unescape(re.sub(r'<[^>]+>', ' ', d['text/html']))
+    return d.get('text/plain', '') if o.get('output_type') in ('execute_result', 'display_data') else ''
+
+
+def visible_texts(nb):
+    """(cell index, kind, text) for what the page shows of a processed notebook: 'prose' (markdown cells),
+    'code' (shown code, without `#|` lines) and 'output'. Cells nbdev hid (#| hide) are already gone;
+    `#| include: false` hides a cell, `#| echo: false` its code, `#| output: false` its outputs."""
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == 'markdown': yield i, 'prose', c.source
+        if c.cell_type != 'code': continue
+        opts = cell_options(c.source)
+        if opts.get('include') == 'false': continue
+        if opts.get('echo') != 'false':
+            code = '\n'.join(l for l in c.source.splitlines() if not l.lstrip().startswith('#|'))
+            if code.strip(): yield i, 'code', code
+        if opts.get('output') != 'false':
+            for o in c.get('outputs', []): yield i, 'output', o
+
+
+def snippet(text, start, end, pad=40):
+    "One line of context around text[start:end]."
+    return ' '.join(text[max(0, start - pad):end + pad].split())
+
+
+# Words that belong to how the project was built, not to a chapter for a reader learning VAEs. Each
+# entry: (regex, flags, where it counts). 'all': prose, outputs and code (a path into ../shared is wrong
+# anywhere); 'text': prose and printed outputs only, not code nor code inside Markdown (a `target:Tensor`
+# argument in a signature is fine). Curated: "target" and "seed" have honest meanings ("the target image",
+# "renamed over the target", `seed=0`, "random seeds") that must not be hit, so only goal-like uses are listed.
+_I = re.I
+BUILD_WORDS = [
+    (r'\bthe issue\b', _I, 'all'), (r'\bissue says\b', _I, 'all'), (r'\bthe brief\b', _I, 'all'),
+    (r'\bgoals? (?:met|reached|achieved)\b', _I, 'all'), (r'\bgoals?\s*:', _I, 'text'),
+    (r'\bour build\b', _I, 'all'), (r'\bbuild machines?\b', _I, 'all'), (r'\bthese machines\b', _I, 'all'),
+    (r'\bother jobs\b', _I, 'all'), (r'\bshared (?:\d+-core )?CPU\b', _I, 'all'),
+    (r'\.\./shared\b', _I, 'all'), (r'\bSEEDS\b', 0, 'all'),               # the file; "random seeds" is fine
+    (r'\bseeds? ?00\d\b', _I, 'all'),          # "seed 001", "Seed 004's", "seed004 AE"; not seed001_upscaler
+    (r'\bsources? 00\d\b', _I, 'all'),          # "source 002": the build's numbering of the write-ups
+    (r'\btargets?\s*:', _I, 'text'),             # "(target: +6 dB)"
+    (r'\btargets? (?:of|was|is|were|are) [+-]?\d', _I, 'text'),
+    (r'\b(?:past|meets?|met|reach(?:es|ed)?|beats?|hits?|miss(?:es|ed)?|exceeds?|exceeded|above|below) '
+     r'(?:the|a|our) (?:[+-]?[\d.]+ ?\w+ )?targets?\b(?! (?:images?|digits?|pixels?|values?|distributions?))', _I, 'text'),
+    (r'\b(?:our|the project\'s|on) target\b', _I, 'text'), (r'\btargets? (?:met|reached|hit|missed)\b', _I, 'text'),
+]
+BUILD_WORDS = [(re.compile(rx, fl), where) for rx, fl, where in BUILD_WORDS]
+CODE_SPANS = re.compile(r'^(\s*)(```+|~~~+)[^\n]*\n.*?^\1\2\s*$|`[^`\n]+`', re.S | re.M)
+
+
+def build_word_problems(nb):
+    "Problems for build words in what a reader sees, each with its context."
+    probs = []
+    for i, kind, item in visible_texts(nb):
+        text = output_text(item) if kind == 'output' else item
+        markdown = kind == 'prose' or (kind == 'output' and 'text/markdown' in item.get('data', {}))
+        words = CODE_SPANS.sub(' ', text) if markdown else None if kind == 'code' else text
+        for rx, where in BUILD_WORDS:
+            t = text if where == 'all' else words
+            if t is None: continue
+            for m in rx.finditer(t):
+                probs.append(f"build words: '{m.group(0)}' in cell {i} ({kind}): ...{snippet(t, m.start(), m.end())}...")
+    return probs
+
+
+def stderr_problems(nb):
+    "Problems for stderr streams (warnings, logging) shown on the page."
+    probs = []
+    for i, kind, item in visible_texts(nb):
+        if kind == 'output' and item.get('output_type') == 'stream' and item.get('name') == 'stderr':
+            first = next((l.strip() for l in item.get('text', '').splitlines() if l.strip()), '')
+            probs.append(f"stderr shown in cell {i}: {first[:120]}")
+    return probs
+
+
+FENCE = re.compile(r'^(\s*)(```+|~~~+)[^\n]*\n(.*?)^\1\2\s*$', re.S | re.M)
+
+
+def pre_lines(nb):
+    "(cell index, kind, line) for every line the page shows in a <pre> block: shown code, text outputs, fenced code."
+    for i, kind, item in visible_texts(nb):
+        if kind == 'code': texts = [item]
+        elif kind == 'prose': texts = [m.group(3) for m in FENCE.finditer(item)]
+        else:
+            d = item.get('data', {})
+            if item.get('output_type') == 'stream' or ('text/plain' in d and not {'text/markdown', 'text/html'} & set(d)
+                                                       and not any(k.startswith('image/') for k in d)):
+                texts = [output_text(item)]
+            elif 'text/markdown' in d: texts, kind = [m.group(3) for m in FENCE.finditer(d['text/markdown'])], 'output'
+            else: texts = []
+        for t in texts:
+            for line in t.expandtabs(4).splitlines(): yield i, kind, line
+
+
+def wide_code_problems(nb, width):
+    "Problems for lines in <pre> blocks longer than `width` characters: the reader must scroll sideways."
+    probs = []
+    for i, kind, line in pre_lines(nb):
+        if len(line.rstrip()) > width:
+            probs.append(f"code too wide: {len(line.rstrip())} > {width} characters in cell {i} ({kind}): {line.strip()[:70]}...")
+    return probs
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(); self.urls = []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == 'a' and a.get('href'): self.urls.append(a['href'])
+        if tag == 'img' and a.get('src'): self.urls.append(a['src'])
+
+
+def site_pages(nbs):
+    "Page file names (e.g. 'vae.html') of every notebook in `nbs`, by nbdev's rule (number prefix dropped)."
+    from nbdev.doclinks import _nbpath2html
+    return {_nbpath2html(p.relative_to(nbs)).as_posix() for p in list_notebooks(nbs)}
+
+
+def site_urls(cfg_dir):
+    "(site URL prefix, {URL prefix: repository folder}) from settings.ini, for absolute links into this project."
+    ini = configparser.ConfigParser(); ini.read(cfg_dir/'settings.ini')
+    c = ini['DEFAULT']
+    site = c.get('doc_host', '').rstrip('/') + '/' + c.get('doc_baseurl', '').strip('/') + '/'
+    user, repo, branch = c.get('user'), c.get('repo'), c.get('branch', 'main')
+    files = {f'https://raw.githubusercontent.com/{user}/{repo}/{branch}/': cfg_dir,
+             f'https://github.com/{user}/{repo}/blob/{branch}/': cfg_dir,
+             f'https://github.com/{user}/{repo}/tree/{branch}/': cfg_dir,
+             f'https://colab.research.google.com/github/{user}/{repo}/blob/{branch}/': cfg_dir}
+    return site, files
+
+
+def tracked(path, cfg_dir):
+    "True when git tracks `path` (or, outside a git checkout, when it exists)."
+    r = subprocess.run(['git', '-C', str(cfg_dir), 'ls-files', '--error-unmatch', str(path)], capture_output=True)
+    return r.returncode == 0 if (cfg_dir/'.git').exists() else path.exists()
+
+
+def link_problems(html_text, nbs, cfg_dir):
+    "Problems for absolute links into this project (site pages, files on GitHub, Colab) that lead nowhere."
+    site, files = site_urls(cfg_dir)
+    pages, probs = site_pages(nbs), []
+    p = _Links(); p.feed(html_text)
+    for url in dict.fromkeys(p.urls):
+        path = urllib.parse.unquote(urllib.parse.urlparse(url).path)
+        if url.startswith(site):
+            page = urllib.parse.unquote(url[len(site):]).split('#')[0].split('?')[0]
+            if page and page != 'index.html' and page not in pages:
+                probs.append(f"broken link: {url} (no notebook makes the page {page})")
+            continue
+        for prefix, root in files.items():
+            if url.startswith(prefix):
+                rel = urllib.parse.unquote(url[len(prefix):]).split('#')[0].split('?')[0]
+                if rel and not tracked(root/rel, cfg_dir):
+                    probs.append(f"broken link: {url} ({rel} is not a committed file of the repository)")
+                break
     return probs
 
 
@@ -438,7 +626,25 @@ def check_in_browser(browser, page, shot, width, timeout):
 
 
 # ----------------------------------------------------------------------------- main
-def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width=1200, timeout=60, keep=False):
+PROBLEM_KINDS = [('build words', 'build words'), ('stderr', 'stderr shown'), ('wide code', 'code too wide'),
+                 ('links', 'broken link'), ('images', ('missing image', 'image failed', 'image with')),
+                 ('maths', ('unrendered equation', 'KaTeX')), ('errors', ('error output', 'traceback', 'nbdev'))]
+
+
+def problem_table(counts):
+    "A table of problem counts per page and kind."
+    names = [k for k, _ in PROBLEM_KINDS] + ['other']
+    def kind(p): return next((k for k, pre in PROBLEM_KINDS if p.startswith(pre)), 'other')
+    w = max([len('page'), *map(len, counts)])
+    rows = [f"{'page':{w}}  " + ' '.join(f'{n:>11}' for n in names) + '  total']
+    for page, probs in counts.items():
+        ks = [kind(p) for p in probs]
+        rows.append(f"{page:{w}}  " + ' '.join(f'{ks.count(n):>11}' for n in names) + f'  {len(probs):>5}')
+    return '\n'.join(rows)
+
+
+def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width=1200, timeout=60, keep=False,
+               code_width=CODE_WIDTH):
     "Check the pages of `nbs`; writes screenshots to `out`; returns the number of problems."
     nbs = Path(nbs).resolve()
     if not nbs.is_dir(): raise SetupError(f"--nbs {nbs}: not a folder")
@@ -450,7 +656,7 @@ def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width
     if not only:  # a full run replaces the previous screenshots
         for old in out.glob('*.png'): old.unlink()
     tmp = Path(tempfile.mkdtemp(prefix='check_site_'))
-    n_problems, lines = 0, []
+    n_problems, lines, counts = 0, [], {}
     try:
         print(f"check_site: processing {len(notebooks)} notebook(s) with nbdev ...", flush=True)
         procd = process_notebooks(nbs, notebooks, cfg_dir, tmp)
@@ -463,10 +669,12 @@ def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width
                     note = ''
                     if dst is not None:
                         nb = nbformat.read(dst, as_version=4)
-                        probs = output_errors(nb)
+                        probs = output_errors(nb) + stderr_problems(nb) + build_word_problems(nb)
+                        probs += wide_code_problems(nb, code_width)
                         page = dst.with_suffix('.html')
                         page.write_text(render_html(nb, katex_dir), encoding='utf-8')
-                        probs += missing_images(page.read_text(encoding='utf-8'), page.parent)
+                        html_text = page.read_text(encoding='utf-8')
+                        probs += missing_images(html_text, page.parent) + link_problems(html_text, nbs, cfg_dir)
                         shot = out/(name.replace('/', '__') + '.png')
                         bprobs, note = check_in_browser(browser, page, shot, width, timeout)
                         probs += [p for p in bprobs if not (p.startswith('image failed') and
@@ -475,6 +683,7 @@ def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width
                         if unexecuted(nb): note += "; note: no saved outputs, so no figures (notebook not executed?)"
                     note += proc_note
                     n_problems += len(probs)
+                    counts[name] = probs
                     line = (f"OK    {name}  ({note})" if not probs else
                             f"FAIL  {name}: {len(probs)} problem(s)" + (f" ({note.lstrip('; ')})" if note else '') + ''.join(f"\n      - {p}" for p in probs))
                     print(line, flush=True); lines.append(line)
@@ -483,9 +692,10 @@ def check_site(nbs, out, only=(), chromium=None, katex=None, install=True, width
     finally:
         if keep: print(f"check_site: kept processed notebooks and HTML in {tmp}")
         else: shutil.rmtree(tmp, ignore_errors=True)
+    table = problem_table(counts)
     summary = f"site check: {len(notebooks)} pages, {n_problems} problems"
-    print(summary)
-    (out/'report.txt').write_text('\n'.join(lines + [summary]) + '\n')
+    print(table); print(summary)
+    (out/'report.txt').write_text('\n'.join(lines + [table, summary]) + '\n')
     return n_problems
 
 
@@ -499,11 +709,13 @@ def main(argv=None):
     ap.add_argument('--katex', help="KaTeX dist folder (default: $KATEX_DIR or /usr/share/javascript/katex)")
     ap.add_argument('--no-install', action='store_true', help="never apt-get install missing tools")
     ap.add_argument('--width', type=int, default=1200, help="page width in px (default: 1200)")
+    ap.add_argument('--code-width', type=int, default=CODE_WIDTH,
+                    help=f"longest line a code or output block shows without scrolling (default: {CODE_WIDTH})")
     ap.add_argument('--timeout', type=int, default=60, help="seconds allowed per page (default: 60)")
     ap.add_argument('--keep', action='store_true', help="keep the temporary processed notebooks and HTML")
     a = ap.parse_args(argv)
     try:
-        n = check_site(a.nbs, a.out, a.only, a.chromium, a.katex, not a.no_install, a.width, a.timeout, a.keep)
+        n = check_site(a.nbs, a.out, a.only, a.chromium, a.katex, not a.no_install, a.width, a.timeout, a.keep, a.code_width)
     except SetupError as e:
         print(f"check_site: error: {e}", file=sys.stderr)
         return 2
