@@ -23,8 +23,7 @@ For every notebook under `--nbs` this script
      a `target` argument are not hit), each printed with its context;
    - a stderr stream shown under a cell (a UserWarning, logging), which Quarto prints as a raw block;
    - a line in a code block, text output or signature longer than the site's code blocks show
-     without sideways scrolling: 76 characters (`CODE_WIDTH`, `--code-width`; measured on the
-     Quarto-built site at a 1300 px window: 682 px blocks, 8.8 px a character);
+     without wrapping: 100 characters (`CODE_WIDTH`, `--code-width`; see the comment at CODE_WIDTH);
    - an absolute link into the project that leads nowhere: a site page
      (`doc_host`/`doc_baseurl`/<page>.html, named by nbdev's rule: `03a_metrics.ipynb` ->
      `metrics.html`) that no notebook makes, or a GitHub / raw.githubusercontent / Colab URL on the
@@ -58,10 +57,11 @@ KATEX_DIRS = ['/usr/share/javascript/katex', '/usr/share/nodejs/katex/dist']
 CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 APT_PACKAGES = ['chromium', 'libjs-katex']
 MAX_SHOT_HEIGHT = 30000  # px; taller pages are cut there (the line says so)
-# The site's code blocks: 682 px wide at a 1300 px window (Quarto 1.7.34, cosmo theme, sidebar and table of
-# contents shown), and its monospace font takes 8.8 px a character, so 76 characters fit; a longer line is cut
-# off and needs sideways scrolling (measured on screenshots of the Quarto-built site at 1300 px).
-CODE_WIDTH = 76
+# The site's code blocks are 682 px wide at a 1300 px window (Quarto 1.7.34, cosmo theme, sidebar and table of
+# contents shown; measured on screenshots of the Quarto-built site). At Quarto's default code font (8.8 px a
+# character) only 76 characters fit; nbs/styles.css sets code and output blocks in 0.7rem (11.2 px, about 6.7 px a
+# character), so 100 fit, and _quarto.yml's `code-overflow: wrap` wraps anything longer instead of scrolling.
+CODE_WIDTH = 100
 SKIP_DIRS = {'_proc', '_site', '_docs', '.quarto', '.ipynb_checkpoints'}
 
 

@@ -51,14 +51,13 @@ def main():
     for name in a.names:
         r = PRETRAINED[name]
         out = Path(a.runs)/name
-        start = time.perf_counter()
         learn = run_training(out, dataset=r['dataset'], model=r['model'], config=r['config'], epochs=r['epochs'], bs=r['bs'],
                              lr=r['lr'], one_cycle=r['one_cycle'], warmup_epochs=r['warmup_epochs'], binarize=r['binarize'],
                              device=a.device, seed=0, resume=True)
-        seconds = time.perf_counter() - start
         ship(out/'model.pt', WEIGHTS/f'{name}.pt', name)
         model = load(WEIGHTS/f'{name}.pt', 'cpu')
-        card[name] = dict(command=f'vae_nbs_train --recipe {name} --out DIR', train_seconds=round(seconds),
+        epochs_seconds = sum(h['seconds'] for h in load_checkpoint(out/'model.pt')['history'])  # all epochs, also when resumed
+        card[name] = dict(command=f'vae_nbs_train --recipe {name} --out DIR', train_seconds=round(epochs_seconds),
                           hardware=f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}',
                           size_bytes=(WEIGHTS/f'{name}.pt').stat().st_size, quick=figures(name, model, 500), full=figures(name, model, None))
         atomic_write(card_path, lambda f: f.write(json.dumps(card, indent=2).encode()))
