@@ -422,7 +422,7 @@ def _warn_skipped(skipped:list, n:int, where):
 # %% ../nbs/00_data.ipynb #ac2714c0
 def load_image_folder(path:str|Path, # folder of images (searched recursively)
                       size:int=64, # output height and width
-                      cache:bool|str|Path=True, # True: in image_cache_dir(); a folder: there; False: no cache
+                      cache:bool|str|Path=True, # True: image_cache_dir(); a folder: there; False: none
                      )->Tensor: # uint8 [N,3,size,size], in sorted file order
     "Every image under `path` as RGB, resized and centre-cropped to `size`, cached as one uint8 tensor."
     folder = Path(path).expanduser().resolve()

@@ -301,7 +301,7 @@ class Trainer:
     def __init__(self, model:nn.Module, # a vae_nbs model (anything with loss(batch, beta))
                  dls:DataLoaders, # train and valid loaders
                  lr:float=1e-3, # (peak) learning rate
-                 opt_func=torch.optim.Adam, # optimiser class, called as opt_func(params, lr=lr); fused Adam/AdamW if possible
+                 opt_func=torch.optim.Adam, # optimiser class, called as opt_func(params, lr=lr); Adam, AdamW fused
                  one_cycle:bool=False, # one-cycle learning-rate schedule over the whole run
                  beta:float=1.0, # KL weight (1 is the true ELBO)
                  warmup_epochs:float=0, # epochs of linear KL warm-up from 0 to beta
