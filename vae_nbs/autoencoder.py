@@ -31,7 +31,7 @@ class LossParts(NamedTuple):
 MODELS = {}
 MODEL_MODULES = ('vae', 'generate', 'upscale', 'colour')
 
-def register_model(name:str # the name `build_model` will know it by
+def register_model(name:str # the name build_model will know it by
                   ):
     "Decorator adding a model class or factory function to `MODELS` under `name`."
     def _register(f):
@@ -61,7 +61,7 @@ def build_model(name:str, # a registered model name, e.g. 'vae_conv'
 # %% ../nbs/01_autoencoder.ipynb #8271fc35
 def check_shape(x:Tensor, # a batch, e.g. images [B, C, H, W] or codes [B, D]
                 expected:tuple, # the shape of ONE item, e.g. (1, 28, 28)
-                what:str='images' # what `x` is, for the message
+                what:str='images' # what x is, for the message
                ):
     "Raise a `ValueError` naming expected and received shapes unless `x` is a batch of `expected`."
     expected = tuple(expected)
@@ -106,8 +106,8 @@ def conv_encoder(in_shape:tuple, # (C, H, W) of the input images
 
 def conv_decoder(latent:int, # code size
                  out_shape:tuple, # (C, H, W) of the output images
-                 channels:tuple=(64, 64, 32), # channels of the starting map, then of each transposed conv's output
-                 strides:tuple=(2, 2), # stride of each transposed conv (one fewer than `channels`)
+                 channels:tuple=(64, 64, 32), # channels of the starting map, then of each transposed conv
+                 strides:tuple=(2, 2), # stride of each transposed conv (one fewer than channels)
                  hidden:Optional[int]=None # width of a Linear+ReLU layer before the starting map; None for none
                 )->nn.Sequential: # codes [B, latent] -> logits or means [B, C, H, W]
     "Convolutional decoder: dense to a small map, 3x3 transposed convs up, a 3x3 conv to the output channels."
@@ -144,7 +144,7 @@ def bernoulli_log_lik(logits:Tensor, # decoder outputs (logits), [B, C, H, W]
 
 def gaussian_log_lik(mean:Tensor, # decoder outputs (mean image), [B, C, H, W]
                      x:Tensor, # images, [B, C, H, W]
-                     logscale # log standard deviation: a float or a tensor broadcastable to `x`
+                     logscale # log standard deviation: a float or a tensor broadcastable to x
                     )->Tensor: # log p(x | mean), nats per image, [B]
     "Gaussian log-likelihood of `x` summed over pixels, with standard deviation exp(`logscale`)."
     logscale = torch.as_tensor(logscale, dtype=mean.dtype, device=mean.device)
@@ -162,9 +162,9 @@ class AutoEncoder(nn.Module):
                  img_shape:tuple, # (C, H, W) of the output images
                  latent:int, # code size
                  likelihood:str='bernoulli', # 'bernoulli' (logits), 'gaussian' (mean, scale) or 'mse'
-                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: same as `img_shape`
-                 logscale:float=-2.0, # initial (or fixed) log standard deviation for 'gaussian' (exp(-2) ~ 0.14 suits [0, 1] pixels)
-                 learn_scale:bool=True # learn `logscale` for 'gaussian' (else keep it fixed)
+                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: same as img_shape
+                 logscale:float=-2.0, # initial (or fixed) log std for 'gaussian'; exp(-2) ~ 0.14 suits [0, 1]
+                 learn_scale:bool=True # learn logscale for 'gaussian' (else keep it fixed)
                 ):
         super().__init__()
         if likelihood not in LIKELIHOODS: raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
@@ -214,7 +214,7 @@ class AutoEncoder(nn.Module):
         return -((recon - x)**2).flatten(1).sum(1)
 
     def loss_parts(self, out:VAEOutput, # this model's forward output
-                   target:Tensor, # the images `out.recon` should reproduce
+                   target:Tensor, # the images out.recon should reproduce
                    beta:float=1.0 # weight of the KL term
                   )->LossParts:
         "Reconstruction term (batch mean, nats per image) and, for a plain autoencoder, zero KL."

@@ -74,7 +74,7 @@ def _mnist_unavailable(cls, root:Path, err:Exception)->DatasetUnavailable:
 # %% ../nbs/00_data.ipynb #dc6c898d
 def load_mnist(name:str='mnist', # 'mnist' for digits or 'fashion' for Fashion-MNIST
                train:bool=True, # the 60,000 training images, or the 10,000 test images
-               root:str|Path|None=None, # data folder (see `get_data_root`)
+               root:str|Path|None=None, # data folder (see get_data_root)
               )->tuple[Tensor, Tensor]: # images uint8 [N,1,28,28] and labels int64 [N], on the CPU
     "Load MNIST or Fashion-MNIST as whole tensors, downloading with torchvision when missing."
     if name not in _MNIST_SETS: raise ValueError(f"Unknown dataset {name!r}: use one of {list(_MNIST_SETS)}.")
@@ -90,7 +90,7 @@ DATASETS = ('mnist', 'fashion', 'cifar10')
 
 def load_dataset(name:str, # 'mnist', 'fashion' or 'cifar10'
                  train:bool=True, # training or test split
-                 root:str|Path|None=None, # data folder (see `get_data_root`)
+                 root:str|Path|None=None, # data folder (see get_data_root)
                 )->tuple[Tensor, Tensor]: # uint8 images [N,C,H,W] and int64 labels [N]
     "Any of the standard datasets by name, as whole tensors."
     if name == 'cifar10': return load_cifar10(train, root)
@@ -104,7 +104,7 @@ def show_images(x:Tensor, # images [N,C,H,W], uint8 or float in [0,1]
                 title:str|None=None, # title of the whole grid
                 ax:plt.Axes|None=None, # axes to draw into; a new figure when None
                 figsize:tuple|None=None, # size of a new figure, inches
-               )->plt.Axes: # the axes holding the grid (its figure is `ax.figure`)
+               )->plt.Axes: # the axes holding the grid (its figure is ax.figure)
     "Plot a grid of images (gray colour map for one channel), with optional per-image titles."
     x = x.detach().cpu()
     if x.ndim == 3: x = x[None]
@@ -136,7 +136,7 @@ class TensorLoader:
                  shuffle:bool=False, # new random order every epoch (from a seeded generator)
                  drop_last:bool=False, # drop the last incomplete batch
                  binarize:bool=False, # replace the first tensor's batch by Bernoulli(pixel intensity) draws
-                 device:str|torch.device|None=None, # where tensors and batches live; default `default_device()`
+                 device:str|torch.device|None=None, # where batches live; default default_device()
                  seed:int=0, # seed of the shuffling and binarisation generators
                 ):
         if not tensors: raise ValueError("TensorLoader needs at least one tensor.")
@@ -184,11 +184,11 @@ class DataLoaders:
 
 # %% ../nbs/00_data.ipynb #3b5e357b
 def image_loaders(x:Tensor, # uint8 images [N,C,H,W]
-                  *extra:Tensor, # tensors aligned with `x` (labels, targets), split the same way
+                  *extra:Tensor, # tensors aligned with x (labels, targets), split the same way
                   bs:int=128, # batch size
-                  valid_pct:float=0.1, # fraction of `x` held out for validation
+                  valid_pct:float=0.1, # fraction of x held out for validation
                   seed:int=42, # seed of the split (and of the loaders' shuffling)
-                  device:str|torch.device|None=None, # where batches live; default `default_device()`
+                  device:str|torch.device|None=None, # where batches live; default default_device()
                   binarize:bool=False, # dynamic binarisation of the images
                   test:tuple|None=None, # optional tensors (images, ...) for a test loader
                  )->DataLoaders:
@@ -204,13 +204,13 @@ def image_loaders(x:Tensor, # uint8 images [N,C,H,W]
                        mk(test) if test is not None else None)
 
 # %% ../nbs/00_data.ipynb #1b1e19af
-def mnist_loaders(name:str='mnist', # 'mnist', 'fashion' or 'cifar10' (see `load_dataset`)
+def mnist_loaders(name:str='mnist', # 'mnist', 'fashion' or 'cifar10' (see load_dataset)
                   bs:int=128, # batch size
                   valid_pct:float=0.1, # fraction of the training set held out for validation
                   seed:int=42, # seed of the subset, the split and the shuffling
                   n_train:int|None=None, # use a seeded random subset of this many training images (fast tests)
-                  device:str|torch.device|None=None, # where batches live; default `default_device()`
-                  root:str|Path|None=None, # data folder (see `get_data_root`)
+                  device:str|torch.device|None=None, # where batches live; default default_device()
+                  root:str|Path|None=None, # data folder (see get_data_root)
                   binarize:bool=False, # dynamic binarisation of the images
                  )->DataLoaders: # batches `(x, y)`: x float [B,C,H,W] in [0,1], y int64 [B]
     "Train/valid loaders on (a subset of) a standard training set, and a test loader on its test set."
@@ -224,7 +224,7 @@ def mnist_loaders(name:str='mnist', # 'mnist', 'fashion' or 'cifar10' (see `load
 # %% ../nbs/00_data.ipynb #c6efa8d9
 def lowres(x:Tensor, # images [N,C,H,W], uint8 or float
            size:int=8, # output height and width
-          )->Tensor: # images [N,C,size,size], same dtype as `x` (uint8 rounded)
+          )->Tensor: # images [N,C,size,size], same dtype as x (uint8 rounded)
     "Antialiased bilinear resize of a batch of images to `size` x `size`."
     if x.ndim != 4: raise ValueError(f"lowres expects images [N,C,H,W]; got shape {tuple(x.shape)}.")
     out = F.interpolate(x.float(), size=(size, size), mode='bilinear', antialias=True, align_corners=False)
@@ -243,7 +243,7 @@ def _to_8bit(img:Image.Image)->Image.Image:
 
 def to_mode(img:Image.Image, # a Pillow image of any mode
             mode:str='RGB', # 'RGB' or 'L' (grayscale)
-           )->Image.Image: # an 8-bit image in `mode`
+           )->Image.Image: # an 8-bit image in mode
     "Upright (EXIF), 8-bit, transparency laid over white, converted to `mode`."
     img = ImageOps.exif_transpose(img)
     if img.mode in _WIDE_MODES: img = _to_8bit(img)
@@ -258,7 +258,7 @@ def _too_large(path, what:str)->ValueError:
 def open_image(path:str|Path, # an image file (PNG, JPEG, BMP, WebP, ...)
                mode:str='RGB', # 'RGB' or 'L' (grayscale)
                draft:int|None=None, # JPEG only: decode at a reduced scale that keeps both sides >= this
-              )->Image.Image: # the decoded image, 8-bit, in `mode`
+              )->Image.Image: # the decoded image, 8-bit, in mode
     "Read one image file the way every vae_nbs command does (see `to_mode`), with one-line errors for bad files."
     path = Path(path).expanduser()
     if path.is_dir(): raise ValueError(f"'{path}' is a folder, not an image file: pass one image file.")
@@ -277,7 +277,7 @@ def open_image(path:str|Path, # an image file (PNG, JPEG, BMP, WebP, ...)
         raise ValueError(f"Cannot read '{path}' as an image ({e}); pass a PNG, JPEG or other image file.") from None
 
 # %% ../nbs/00_data.ipynb #441474cd
-def square_rgb(img:Image.Image, # a PIL image of any mode and size (see `to_mode`)
+def square_rgb(img:Image.Image, # a PIL image of any mode and size (see to_mode)
                size:int=64, # output height and width
               )->np.ndarray: # uint8 [size,size,3]
     "`img` as RGB (`to_mode`), shorter side resized to `size`, centre square cropped."
@@ -325,9 +325,9 @@ def _drop_edge_blobs(ink:np.ndarray)->np.ndarray:
     return kept if kept.sum() > 0.3*ink.sum() else ink
 
 def prepare_image(img:Image.Image, # a photo, scan or drawing of one digit (or one clothing item)
-                  style:str='mnist', # 'mnist': longer side 20 px, centred by mass; 'fashion': fitted in 28x28, centred
+                  style:str='mnist', # 'mnist': longer side 20 px, centred by mass; 'fashion': fitted, centred
                   size:int=28, # the output's height and width
-                 )->Image.Image: # grayscale ('L') `size` x `size`, light ink on black
+                 )->Image.Image: # grayscale ('L') size x size, light ink on black
     "Make a picture look like an MNIST digit (or a Fashion-MNIST item): invert, flatten lighting, crop, scale, centre."
     if style not in ('mnist', 'fashion'): raise ValueError(f"style must be 'mnist' or 'fashion', got {style!r}")
     img = to_mode(img, 'L')
@@ -372,8 +372,8 @@ def hold_interrupts():
         if caught: raise KeyboardInterrupt
 
 def atomic_write(path:str|Path, # the file to write
-                 write, # called with the open binary temporary file, e.g. `lambda f: torch.save(obj, f)`
-                )->Path: # `path`
+                 write, # called with the open binary temporary file, e.g. lambda f: torch.save(obj, f)
+                )->Path: # the path written
     "Write `path` through a uniquely named temporary file in its folder, renamed over it when complete."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -422,7 +422,7 @@ def _warn_skipped(skipped:list, n:int, where):
 # %% ../nbs/00_data.ipynb #ac2714c0
 def load_image_folder(path:str|Path, # folder of images (searched recursively)
                       size:int=64, # output height and width
-                      cache:bool|str|Path=True, # True: cache in `image_cache_dir()`; a folder: cache there; False: no cache
+                      cache:bool|str|Path=True, # True: image_cache_dir(); a folder: there; False: none
                      )->Tensor: # uint8 [N,3,size,size], in sorted file order
     "Every image under `path` as RGB, resized and centre-cropped to `size`, cached as one uint8 tensor."
     folder = Path(path).expanduser().resolve()
@@ -457,7 +457,7 @@ def _class_folders(folder:Path, classes:list)->tuple[Tensor, Tensor]:
     return x, torch.tensor([classes.index(f.parent.name) for f in files])
 
 def load_cifar10(train:bool=True, # the 50,000 training images, or the 10,000 test images
-                 root:str|Path|None=None, # data folder (see `get_data_root`)
+                 root:str|Path|None=None, # data folder (see get_data_root)
                 )->tuple[Tensor, Tensor]: # images uint8 [N,3,32,32] and labels int64 [N], on the CPU
     "CIFAR-10 through torchvision (downloaded when missing), or from class folders `cifar10/{train,test}/<class>/`."
     root = get_data_root(root)
@@ -479,7 +479,7 @@ def _find_celeba(root:Path)->Path|None:
         for folder in sorted(root.glob(pattern)):
             if folder.is_dir() and next(folder.glob('*.jpg'), None) is not None: return folder
 
-def load_celeba(root:str|Path|None=None, # data folder (see `get_data_root`)
+def load_celeba(root:str|Path|None=None, # data folder (see get_data_root)
                 size:int=64, # output height and width
                )->Tensor: # uint8 [N,3,size,size]
     "CelebA's aligned faces from `img_align_celeba` under the data root, downloading with torchvision if absent."
@@ -502,7 +502,7 @@ def load_celeba(root:str|Path|None=None, # data folder (see `get_data_root`)
 
 # %% ../nbs/00_data.ipynb #e1f2002a
 def genre_records(records, # iterable of dicts with an integer 'genre' label
-                  genre_names:list[str], # the genre names, indexed by label (a ClassLabel's `.names`)
+                  genre_names:list[str], # the genre names, indexed by label (a ClassLabel's .names)
                   genre:str='landscape', # the genre to keep
                   n:int|None=None, # stop after this many records; None keeps all
                  ): # iterator over the matching records

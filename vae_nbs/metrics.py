@@ -23,8 +23,8 @@ PROTOCOLS = {
 
 def scoring_images(dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
                    seed:int=0, # seed of the binarisation of binary datasets
-                   n:int|None=None, # the first `n` test images only
-                   root=None, # data folder (see `get_data_root`)
+                   n:int|None=None, # the first n test images only
+                   root=None, # data folder (see get_data_root)
                   )->Tensor: # float images [N, C, H, W]: 0 or 1 for binary datasets, k/255 for 8-bit ones
     "The test set as a scoring protocol sees it: binarised once with a fixed seed, or 8-bit values as k/255."
     if dataset not in PROTOCOLS: raise ValueError(f"No scoring protocol for {dataset!r}: use one of {', '.join(PROTOCOLS)}.")
@@ -60,16 +60,16 @@ def check_scorable(model:nn.Module, # a vae_nbs model
 
 # %% ../nbs/03a_metrics.ipynb #ef854861
 @torch.no_grad()
-def score(model:nn.Module, # a trained VAE whose likelihood fits `dataset` (see `check_scorable`)
+def score(model:nn.Module, # a trained VAE whose likelihood fits dataset (see check_scorable)
           dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
           k:int=100, # importance samples per image (papers use 1000 to 5000: slower, a little tighter)
-          n:int|None=None, # score only the first `n` test images (quick looks; papers use all)
+          n:int|None=None, # score only the first n test images (quick looks; papers use all)
           bs:int=100, # images per batch
           chunk:int=32, # samples decoded at once per image (memory: bs * chunk images)
           seed:int=0, # seed of the binarisation and of the importance samples
-          root=None, # data folder (see `get_data_root`)
+          root=None, # data folder (see get_data_root)
           show:bool=True, # show a progress bar
-         )->dict: # nll and nelbo (nats per image), bits_per_dim, n, k, seconds and a one-line `protocol`
+         )->dict: # nll and nelbo (nats per image), bits_per_dim, n, k, seconds and a one-line protocol
     "Test-set negative log-likelihood (importance-weighted bound) and negative ELBO on `dataset`'s standard protocol."
     check_scorable(model, dataset)
     if k < 1 or bs < 1 or chunk < 1: raise ValueError(f"k, bs and chunk must be at least 1; got k={k}, bs={bs}, chunk={chunk}.")
@@ -93,7 +93,7 @@ def score(model:nn.Module, # a trained VAE whose likelihood fits `dataset` (see 
     return dict(dataset=dataset, n=N, k=k, seed=seed, nll=nll/N, nelbo=nelbo/N, bits_per_dim=nats_to_bits_per_dim(nll/N, D),
                 nelbo_bits_per_dim=nats_to_bits_per_dim(nelbo/N, D), seconds=time.perf_counter() - start, protocol=protocol)
 
-def score_summary(res:dict # what `score` returns
+def score_summary(res:dict # what score returns
                  )->str: # one line
     "The scores in one line: NLL and negative ELBO, in nats per image and bits per dimension."
     return (f"test NLL {res['nll']:.2f} nats/image ({res['bits_per_dim']:.4f} bits/dim); "
@@ -124,7 +124,7 @@ def gaussian_window(size:int=11, # width of the window, pixels
     g = g/g.sum()
     return g[:, None]*g[None]
 
-def ssim(pred:Tensor, # images [B, C, H, W], values in [0, `data_range`]
+def ssim(pred:Tensor, # images [B, C, H, W], values in [0, data_range]
          target:Tensor, # reference images, same shape
          data_range:float=1.0, # largest minus smallest possible pixel value
          win_size:int=11, # Gaussian window width (11 in Wang et al. 2004)
@@ -159,9 +159,9 @@ def r2_score(pred:Tensor, # reconstructions [N, C, H, W]
 
 # %% ../nbs/03a_metrics.ipynb #e0344a48
 @torch.no_grad()
-def reconstruction_metrics(model:nn.Module, # any vae_nbs model with `reconstruct` (input and target are batch[0])
-                           loader # held-out batches, e.g. `dls.valid`
-                          )->dict: # `mse` (per pixel), `psnr` (mean over images, dB), `r2`
+def reconstruction_metrics(model:nn.Module, # any vae_nbs model with reconstruct (input and target are batch[0])
+                           loader # held-out batches, e.g. dls.valid
+                          )->dict: # mse (per pixel), psnr (mean over images, dB), r2
     "Mean squared error per pixel, mean PSNR and R^2 of the model's reconstructions over `loader`."
     was_training = model.training
     model.eval()

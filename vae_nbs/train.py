@@ -6,7 +6,7 @@
 __all__ = ['CHECKPOINT_FORMAT', 'PRETRAINED', 'PRETRAINED_PREFIX', 'LOCK_NAME', 'evaluate', 'beta_at', 'one_cycle_lr',
            'save_checkpoint', 'load_checkpoint', 'load', 'pretrained_path', 'resolve_checkpoint', 'pretrained',
            'pretrained_info', 'progress', 'NonFiniteLoss', 'make_optimizer', 'FolderInUse', 'output_lock', 'Trainer',
-           'fit', 'resume', 'plot_history', 'shard', 'dataset_loaders', 'save_pictures', 'write_json', 'run_training']
+           'plot_history', 'shard', 'dataset_loaders', 'save_pictures', 'write_json', 'run_training']
 
 # %% ../nbs/03_train.ipynb #2e95a353
 import json, math, os, signal, socket, sys, tempfile, threading, time
@@ -16,6 +16,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 import fastcore.all as fc
+from fastcore.basics import patch  # bare `@patch`: nbdev then documents Trainer.fit as a method
 import matplotlib.pyplot as plt
 from .data import (default_device, mnist_loaders, load_dataset, load_image_folder, image_loaders, lowres,
                           DataLoaders, DATASETS, atomic_write)
@@ -46,9 +47,9 @@ def _autocast(device:torch.device, enabled:bool=True):
 # %% ../nbs/03_train.ipynb #35a6c938
 @torch.no_grad()
 def evaluate(model:nn.Module, # any vae_nbs model
-             loader, # an iterable of batches, e.g. a `TensorLoader`
+             loader, # an iterable of batches, e.g. a TensorLoader
              device=None, # where to compute; defaults to the model's device
-            )->dict: # mean `loss` (negative ELBO), `recon` and `kl` in nats per image
+            )->dict: # mean loss (negative ELBO), recon and kl in nats per image
     "Negative ELBO, reconstruction and KL of `model` over all of `loader`, with beta = 1, in full precision."
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -100,8 +101,8 @@ def _unwrap(model:nn.Module)->nn.Module:
     return model
 
 # %% ../nbs/03_train.ipynb #b5225419
-def save_checkpoint(path, # file to write, e.g. `runs/mnist/model.pt`
-                    model:nn.Module, # a model built by `build_model` (it carries `model.arch`)
+def save_checkpoint(path, # file to write, e.g. runs/mnist/model.pt
+                    model:nn.Module, # a model built by build_model (it carries model.arch)
                     optimizer=None, # its optimiser, to resume training
                     history:list=None, # per-epoch metrics
                     epoch:int=0, # epochs completed
@@ -126,7 +127,7 @@ def _one_line(e:Exception, limit:int=300)->str:
     msg = ' '.join(str(e).split()) or type(e).__name__
     return msg if len(msg) <= limit else msg[:limit - 3] + '...'
 
-def load_checkpoint(path, # a file written by `save_checkpoint` or `vae_nbs_train`
+def load_checkpoint(path, # a file written by save_checkpoint or vae_nbs_train
                     map_location='cpu', # where to put the tensors
                    )->dict: # the checkpoint's contents
     "Read a checkpoint safely (`weights_only=True`), with clear errors for missing, corrupt or foreign files."
@@ -157,8 +158,8 @@ def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
     return model
 
 # %% ../nbs/03_train.ipynb #81316eb5
-def load(path, # a checkpoint file, or 'pretrained:NAME' for a model shipped with vae_nbs (see `pretrained`)
-         device=None, # where to put the model; defaults to `default_device()`
+def load(path, # a checkpoint file, or 'pretrained:NAME' for a model shipped with vae_nbs
+         device=None, # where to put the model; defaults to default_device()
         )->nn.Module: # the trained model, in eval mode
     "Load a trained model from a checkpoint file."
     path = resolve_checkpoint(path)
@@ -182,7 +183,7 @@ def _weights_dir()->Path:
     import importlib.resources
     return Path(str(importlib.resources.files('vae_nbs')))/'weights'
 
-def pretrained_path(name:str # a key of `PRETRAINED`
+def pretrained_path(name:str # a key of PRETRAINED
                    )->Path: # the shipped checkpoint file
     "Where the weights of pretrained model `name` are installed."
     if name not in PRETRAINED: raise ValueError(f"No pretrained model {name!r}: choose one of {', '.join(PRETRAINED)}.")
@@ -198,13 +199,13 @@ def resolve_checkpoint(spec # a checkpoint path, or 'pretrained:NAME'
     spec = str(spec)
     return pretrained_path(spec[len(PRETRAINED_PREFIX):]) if spec.startswith(PRETRAINED_PREFIX) else Path(spec).expanduser()
 
-def pretrained(name:str='mnist', # 'mnist', 'upscaler' or 'cvae' (see `PRETRAINED`)
-               device=None, # where to put the model; defaults to `default_device()`
+def pretrained(name:str='mnist', # 'mnist', 'upscaler' or 'cvae' (see PRETRAINED)
+               device=None, # where to put the model; defaults to default_device()
               )->nn.Module: # the model, in eval mode
     "A small trained model shipped with vae_nbs, ready to use."
     return load(pretrained_path(name), device)
 
-def pretrained_info(name:str # a key of `PRETRAINED`
+def pretrained_info(name:str # a key of PRETRAINED
                    )->dict: # the recipe, plus what the shipped weights scored when they were made
     "How pretrained model `name` was trained and what it scores."
     if name not in PRETRAINED: raise ValueError(f"No pretrained model {name!r}: choose one of {', '.join(PRETRAINED)}.")
@@ -214,7 +215,7 @@ def pretrained_info(name:str # a key of `PRETRAINED`
 
 # %% ../nbs/03_train.ipynb #933fe3a4
 def progress(iterable, # what to iterate over
-             total:int|None=None, # its length, when `len` does not know it
+             total:int|None=None, # its length, when len does not know it
              desc:str|None=None, # label in front of the bar
              show:bool=True, # False: no bar at all
             ):
@@ -226,7 +227,8 @@ def progress(iterable, # what to iterate over
         ip = get_ipython()  # defined only inside IPython
         if 'IPKernelApp' in ip.config and importlib.util.find_spec('ipywidgets'): from tqdm.notebook import tqdm as bar
     except NameError: pass
-    return bar(iterable, total=total, desc=desc, leave=False, disable=None if show else True, dynamic_ncols=True)
+    off = not show or os.environ.get('TQDM_DISABLE', '').lower() in ('1', 'true', 'yes')  # tqdm.notebook ignores it
+    return bar(iterable, total=total, desc=desc, leave=False, disable=True if off else None, dynamic_ncols=True)
 
 # %% ../nbs/03_train.ipynb #12f8c41d
 class NonFiniteLoss(RuntimeError):
@@ -245,7 +247,7 @@ def _seed_epoch(seed:int, epoch:int, loaders):
     for dl in loaders: dl.set_epoch(epoch)
 
 # %% ../nbs/03_train.ipynb #c7e2b9a1
-def make_optimizer(opt_func, # optimiser class, e.g. `torch.optim.Adam`
+def make_optimizer(opt_func, # optimiser class, e.g. torch.optim.Adam
                    params, # the parameters to optimise
                    lr:float, # learning rate
                    device:torch.device, # where the parameters live
@@ -296,15 +298,15 @@ def output_lock(folder, # the output folder to hold
 # %% ../nbs/03_train.ipynb #5436f411
 class Trainer:
     "Train any vae_nbs model on `DataLoaders`, with warm-up, one-cycle, clipping, checkpoints and resume."
-    def __init__(self, model:nn.Module, # a vae_nbs model (anything with `loss(batch, beta)`)
-                 dls:DataLoaders, # `train` and `valid` loaders
+    def __init__(self, model:nn.Module, # a vae_nbs model (anything with loss(batch, beta))
+                 dls:DataLoaders, # train and valid loaders
                  lr:float=1e-3, # (peak) learning rate
-                 opt_func=torch.optim.Adam, # optimiser class, called as `opt_func(params, lr=lr)` (fused Adam/AdamW where possible)
+                 opt_func=torch.optim.Adam, # optimiser class, called as opt_func(params, lr=lr); Adam, AdamW fused
                  one_cycle:bool=False, # one-cycle learning-rate schedule over the whole run
                  beta:float=1.0, # KL weight (1 is the true ELBO)
-                 warmup_epochs:float=0, # epochs of linear KL warm-up from 0 to `beta`
+                 warmup_epochs:float=0, # epochs of linear KL warm-up from 0 to beta
                  clip:float|None=None, # clip gradients to this global norm
-                 device=None, # where to train; defaults to `default_device()` (CUDA, then MPS, then CPU)
+                 device=None, # where to train; defaults to default_device() (CUDA, then MPS, then CPU)
                  seed:int=0, # seed of each epoch's randomness
                  ckpt_path=None, # write a checkpoint here after every epoch
                  progress:bool=True, # show a progress bar and one line of metrics per epoch
@@ -332,24 +334,27 @@ class Trainer:
         return dict(lr=self.lr, one_cycle=self.one_cycle, beta=self.beta, warmup_epochs=self.warmup_epochs,
                     clip=self.clip, seed=self.seed, total_epochs=self.total_epochs, meta=self.meta)
 
-    def save(self, path=None)->Path:
-        "Write a checkpoint of model, optimiser, history and epoch to `path` (default: `ckpt_path`)."
-        return save_checkpoint(path or self.ckpt_path, self.model, self.opt, self.history, self.epoch, self.settings)
+# %% ../nbs/03_train.ipynb #f0e8c089
+@patch
+def save(self:Trainer, path=None, # file to write; default: the trainer's ckpt_path
+        )->Path: # the path written
+    "Write a checkpoint of model, optimiser, history and epoch to `path` (default: `ckpt_path`)."
+    return save_checkpoint(path or self.ckpt_path, self.model, self.opt, self.history, self.epoch, self.settings)
 
 # %% ../nbs/03_train.ipynb #585bb780
-@fc.patch
+@patch
 def _snapshot(self:Trainer)->dict:
     "A copy of everything that a completed epoch leaves behind."
     return deepcopy(dict(model=self.model.state_dict(), opt=self.opt.state_dict(), epoch=self.epoch, step=self.step))
 
-@fc.patch
+@patch
 def _restore(self:Trainer, snap:dict):
     "Put back a snapshot taken by `_snapshot`."
     self.model.load_state_dict(snap['model']); self.opt.load_state_dict(snap['opt'])
     self.epoch, self.step = snap['epoch'], snap['step']
 
 # %% ../nbs/03_train.ipynb #40169467
-@fc.patch
+@patch
 def _train_epoch(self:Trainer, epoch:int, total_steps:int, show:bool)->dict:
     "One pass over the training data; returns mean loss, recon and KL in nats per image."
     self.model.train()
@@ -393,7 +398,7 @@ class _LivePlot:
         self.ax.set_xlim(0.5, max(total, 1) + 0.5)
         self.handle.update(self.fig)
 
-@fc.patch
+@patch
 def _log(self:Trainer, rec:dict, header:bool):
     "Print one line of metrics for the epoch just finished."
     if header: print('  '.join(f'{k:>11}' for k in _LOG_KEYS), flush=True)
@@ -404,14 +409,14 @@ def _in_ipython()->bool:
     try: return get_ipython() is not None
     except NameError: return False
 
-@fc.patch
+@patch
 def _kept(self:Trainer)->str:
     "What the model and the checkpoint hold after training stopped early."
     if self.epoch == 0: return "No epoch had completed: the model holds its starting weights and nothing was saved."
     saved = f", as saved in {self.ckpt_path}" if self.ckpt_path and self.rank == 0 else ''
     return f"The model holds the weights of epoch {self.epoch}, the last completed one{saved}."
 
-@fc.patch
+@patch
 def fit(self:Trainer, epochs:int, # train until this many epochs are complete in total
        )->list: # the history: one dict of metrics per epoch
     "Train until `epochs` epochs are complete; a resumed trainer carries on from its last epoch."
@@ -454,10 +459,10 @@ def fit(self:Trainer, epochs:int, # train until this many epochs are complete in
     return self.history
 
 # %% ../nbs/03_train.ipynb #b42c7fe0
-@fc.patch(cls_method=True)
-def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_train`)
+@patch(cls_method=True)
+def resume(cls:Trainer, path, # checkpoint written by a Trainer (or vae_nbs_train)
            dls:DataLoaders, # the same data the run was started with
-           **kwargs, # override saved settings, or pass `device`, `progress`, `plot`, `opt_func`
+           **kwargs, # override saved settings, or pass device, progress, plot, opt_func
           )->Trainer: # a trainer at the checkpoint's epoch; call `fit(total_epochs)` to carry on
     "A `Trainer` that carries on from a checkpoint: same model, optimiser state, history and settings."
     ckpt = load_checkpoint(path)
@@ -470,7 +475,7 @@ def resume(cls:Trainer, path, # checkpoint written by a `Trainer` (or `vae_nbs_t
     return learn
 
 # %% ../nbs/03_train.ipynb #da283860
-def plot_history(history:list, # `Trainer.history`, or `metrics.json`'s "history"
+def plot_history(history:list, # Trainer.history, or metrics.json's "history"
                  ax=None, # axes to draw on; a new figure when None
                 ):
     "Training and validation negative ELBO per epoch, in nats per image."
@@ -495,7 +500,7 @@ def _init_distributed(device:str|None):
     return dist.get_rank(), world, dev
 
 # %% ../nbs/03_train.ipynb #6c9b4e8d
-def shard(loader, # a `TensorLoader`
+def shard(loader, # a TensorLoader
           rank:int, # this process's rank
           world:int, # number of processes
          ):
@@ -512,14 +517,14 @@ def _gray(x:torch.Tensor)->torch.Tensor:
     w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     return (x.float()*w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
 
-def dataset_loaders(dataset:str, # `mnist`, `fashion`, `cifar10` or a folder of images
-                    model:nn.Module, # the model to feed: its `in_shape` and `img_shape` set the image sizes
+def dataset_loaders(dataset:str, # mnist, fashion, cifar10 or a folder of images
+                    model:nn.Module, # the model to feed: its in_shape and img_shape set the image sizes
                     bs:int=128, # batch size
                     n_train:int|None=None, # a random subset of this many training images
                     binarize:bool=False, # dynamic binarisation
                     seed:int=42, # seed of the subset and the split
                     device=None, # where batches live
-                    root=None, # data root (default: `get_data_root()`)
+                    root=None, # data root (default: get_data_root())
                    )->DataLoaders:
     "Training, validation (and test) loaders of `dataset`, shaped for `model`."
     pairs = tuple(model.in_shape) != tuple(model.img_shape)  # an upscaler: downsized inputs, original targets
@@ -541,7 +546,7 @@ def dataset_loaders(dataset:str, # `mnist`, `fashion`, `cifar10` or a folder of 
 @torch.no_grad()
 def save_pictures(model:nn.Module, # a trained model
                   batch:tuple, # a batch from its loaders; the first tensor is the input
-                  out, # folder to write `reconstructions.png` and `samples.png` into
+                  out, # folder to write reconstructions.png and samples.png into
                   n:int=16, # images in each
                  ):
     "Write a grid of inputs above their reconstructions and, for models of whole images, a grid of samples from the prior."
@@ -558,14 +563,14 @@ def save_pictures(model:nn.Module, # a trained model
 
 # %% ../nbs/03_train.ipynb #550ee145
 def write_json(path, # file to write
-               obj, # anything `json.dumps` takes
+               obj, # anything json.dumps takes
               )->Path:
     "Write JSON with `atomic_write`."
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 # %% ../nbs/03_train.ipynb #b166474f
 def run_training(out, # output folder: model.pt (every epoch), then metrics.json and pictures
-                 dataset:str='mnist', # `mnist`, `fashion`, `cifar10` or a folder of images
+                 dataset:str='mnist', # 'mnist', 'fashion', 'cifar10' or a folder of images
                  model:str='vae_conv', # registered model name
                  config:dict|None=None, # model configuration, e.g. {'latent': 16}
                  epochs:int=10, # train until this many epochs are complete
@@ -580,9 +585,9 @@ def run_training(out, # output folder: model.pt (every epoch), then metrics.json
                  device=None, # where to train (default: the best available)
                  resume:bool=False, # carry on from OUT/model.pt when it exists
                  seed:int=0, # random seed
-                 root=None, # data folder (default: `get_data_root()`)
+                 root=None, # data folder (default: get_data_root())
                  progress:bool=True, # progress bars and one line per epoch
-                )->Trainer: # the trainer; `interrupted` says whether Ctrl-C stopped it
+                )->Trainer: # the trainer; interrupted says whether Ctrl-C stopped it
     "Train or resume a model on a dataset: what `vae_nbs_train` runs, on one process or under torchrun."
     rank, world, dev = _init_distributed(device)
     out, ckpt = Path(out), Path(out)/'model.pt'

@@ -50,9 +50,9 @@ def nats_to_bits_per_dim(nats, # a value (or tensor) in nats per image
 class BaseVAE(AutoEncoder):
     "A VAE from any encoder body and decoder: the base class of every VAE here."
     n_stats = 2  # the head outputs a mean and a log-variance per code dimension
-    def __init__(self, *args, # `AutoEncoder`'s: encoder, decoder, img_shape, latent, ...
-                 free_bits:float=0., # KL charged at least this many nats per code dimension (batch mean); 0: the plain ELBO
-                 **kwargs # `AutoEncoder`'s keyword arguments
+    def __init__(self, *args, # AutoEncoder's: encoder, decoder, img_shape, latent, ...
+                 free_bits:float=0., # min KL charged per code dimension (batch mean), nats; 0: the plain ELBO
+                 **kwargs # AutoEncoder's keyword arguments
                 ):
         super().__init__(*args, **kwargs)
         if free_bits < 0: raise ValueError(f"free_bits is a number of nats per code dimension, >= 0; got {free_bits}")
@@ -72,7 +72,7 @@ class BaseVAE(AutoEncoder):
         return VAEOutput(self.decode(z), mu, logvar, z)
 
     def loss_parts(self, out:VAEOutput, # this model's forward output
-                   target:Tensor, # the images `out.recon` should reproduce
+                   target:Tensor, # the images out.recon should reproduce
                    beta:float=1.0 # weight of the KL term
                   )->LossParts:
         "recon + beta * KL, batch means of nats per image (beta=1, no free bits: the negative ELBO); `kl` is the true KL."
@@ -95,8 +95,8 @@ class VAE(BaseVAE):
                  latent:int=32, # code size
                  widths:tuple=(512, 256), # encoder hidden widths; the decoder mirrors them
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
-                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: `img_shape`
-                 **kwargs # `logscale`, `learn_scale` of `AutoEncoder`
+                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: img_shape
+                 **kwargs # logscale, learn_scale of AutoEncoder
                 ):
         widths = tuple(widths)
         super().__init__(mlp_encoder(in_shape or img_shape, widths), mlp_decoder(latent, widths[::-1], img_shape),
@@ -111,11 +111,11 @@ class ConvVAE(BaseVAE):
                  strides:tuple=(2, 2), # encoder conv strides
                  hidden:Optional[int]=256, # encoder dense layer after the convs; None for none
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
-                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: `img_shape`
+                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: img_shape
                  dec_channels:Optional[tuple]=None, # decoder: starting map, then each transposed conv; None: mirror
-                 dec_strides:Optional[tuple]=None, # decoder transposed conv strides (with `dec_channels`)
-                 dec_hidden:Optional[int]=None, # decoder dense layer (with `dec_channels`); None for none
-                 **kwargs # `logscale`, `learn_scale` of `AutoEncoder`
+                 dec_strides:Optional[tuple]=None, # decoder transposed conv strides (with dec_channels)
+                 dec_hidden:Optional[int]=None, # decoder dense layer (with dec_channels); None for none
+                 **kwargs # logscale, learn_scale of AutoEncoder
                 ):
         channels, strides = tuple(channels), tuple(strides)
         if dec_channels is None: dec = mirrored_conv_decoder(latent, img_shape, channels, strides, hidden)
@@ -130,14 +130,14 @@ def seed000_painter(latent:int=64, # code size
                     likelihood:str='bernoulli', # 'bernoulli' (as the source) or 'gaussian'
                     img_shape:tuple=(3, 28, 28) # (C, H, W) of the paintings
                    )->VAE:
-    "Seed 000's landscape painter: a fully connected VAE, 512-256-128, on RGB 28x28."
+    "The WikiArt landscape-painter write-up's VAE: fully connected, 512-256-128, on RGB 28x28."
     return VAE(img_shape, latent, (512, 256, 128), likelihood)
 
 @register_model('seed002_fashion')
 def seed002_fashion(latent:int=2, # code size
                     likelihood:str='bernoulli' # 'bernoulli' (as the source) or 'gaussian'
                    )->ConvVAE:
-    "Seed 002's Fashion-MNIST VAE: four 3x3 convs, dense 32, a 2-D code, a light decoder."
+    "The Fashion-MNIST write-up's VAE: four 3x3 convs, dense 32, a 2-D code, a light decoder."
     return ConvVAE((1, 28, 28), latent, channels=(32, 64, 64, 64), strides=(1, 2, 1, 1), hidden=32, likelihood=likelihood,
                    dec_channels=(64, 32), dec_strides=(2,))
 
@@ -146,7 +146,7 @@ def seed004_faces(latent:int=80, # code size
                   likelihood:str='gaussian', # 'gaussian' (squared error with a learned scale) or 'bernoulli'
                   img_shape:tuple=(3, 64, 64) # (C, H, W) of the faces
                  )->ConvVAE:
-    "Seed 004's face VAE: four stride-2 convs on RGB 64x64, latent 80, Gaussian likelihood."
+    "The CelebA faces write-up's VAE: four stride-2 convs on RGB 64x64, latent 80, Gaussian likelihood."
     return ConvVAE(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2), hidden=None, likelihood=likelihood)
 
 # %% ../nbs/02_vae.ipynb #d412703a
@@ -181,7 +181,7 @@ def iwae_bound(model:BaseVAE, # a VAE
 @torch.no_grad()
 def encode_all(model:AutoEncoder, # any model
                loader # batches whose first element is the images
-              )->tuple: # (mu, logvar) over the whole loader, each [N, latent] (logvar None for a plain autoencoder)
+              )->tuple: # (mu, logvar), each [N, latent]; logvar is None for a plain autoencoder
     "Posterior means and log-variances of every image a loader yields."
     outs = [model.encode(batch[0].to(model.device)) for batch in loader]
     mu = torch.cat([o[0] for o in outs])
@@ -245,7 +245,7 @@ class PixelVAE(BaseVAE):
                  features:int=8, # feature maps the conv decoder hands to the pixel decoder
                  pixel_channels:int=16, # width of the masked layers
                  pixel_layers:int=2, # masked 3x3 layers
-                 **kwargs # `free_bits` of `BaseVAE`
+                 **kwargs # free_bits of BaseVAE
                 ):
         if img_shape[0] != 1: raise ValueError(f"PixelVAE models binary one-channel images; got img_shape {tuple(img_shape)}. Use 'vae_conv' for colour.")
         channels, strides = tuple(channels), tuple(strides)
