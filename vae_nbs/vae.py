@@ -274,6 +274,13 @@ class PixelVAE(BaseVAE):
                 x[:, :, i, j] = torch.bernoulli(torch.sigmoid(self.pixels(features, x)[:, :, i, j]))
         return x
 
+    @torch.no_grad()
+    def sample(self, n:int, # number of images
+               temperature:float=1.0 # scale of the codes' standard deviation
+              )->Tensor: # binary images [n, *img_shape]: the pixels drawn, not their probabilities
+        "Draw `n` images: codes from N(0, temperature^2 I), then every pixel in turn from the pixel decoder."
+        return self.draw(self.decoder(torch.randn(n, self.latent, device=self.device)*temperature))
+
     def forward(self, x:Tensor # binary images [B, *img_shape]
                )->VAEOutput:
         "Encode, draw z ~ q(z|x), and score every pixel of `x` given z and the pixels before it."
