@@ -11,7 +11,7 @@ vae_nbs/weights/NAME.pt, and scored: the figures go to vae_nbs/weights/pretraine
 import argparse, json, os, platform, time
 from pathlib import Path
 import torch
-from vae_nbs.data import atomic_write, mnist_loaders
+from vae_nbs.data import atomic_write, TensorLoader
 from vae_nbs.train import PRETRAINED, run_training, load, load_checkpoint, evaluate, dataset_loaders
 from vae_nbs.metrics import score
 from vae_nbs.upscale import evaluate_upscalers
@@ -31,8 +31,7 @@ def figures(name:str, model, n:int|None)->dict:
         r = score(model, 'mnist', k=50 if n else 100, n=n, show=False)
         return {k: r[k] for k in ('n', 'k', 'seed', 'nll', 'nelbo', 'bits_per_dim', 'protocol')}
     dls = dataset_loaders('mnist', model, bs=500, device='cpu')
-    test = dls.test
-    if n: test = [tuple(t[:n] for t in test.tensors)]
+    test = TensorLoader(*(t[:n] for t in dls.test.tensors), bs=500, device='cpu') if n else dls.test
     if name == 'upscaler':
         r = evaluate_upscalers(test, {'upscaler': model})
         return dict(n=n or dls.test.n, psnr=r['upscaler']['psnr'], ssim=r['upscaler']['ssim'], psnr_bicubic=r['bicubic']['psnr'])

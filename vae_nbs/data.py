@@ -17,7 +17,6 @@ from urllib.error import URLError
 import numpy as np, torch, torch.nn.functional as F
 from torch import Tensor
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
-import matplotlib.pyplot as plt
 import fastcore.all as fc
 
 # %% ../nbs/00_data.ipynb #7fb78ada
@@ -102,10 +101,11 @@ def show_images(x:Tensor, # images [N,C,H,W], uint8 or float in [0,1]
                 nrow:int=8, # images per row
                 titles:list|None=None, # optional title for each image
                 title:str|None=None, # title of the whole grid
-                ax:plt.Axes|None=None, # axes to draw into; a new figure when None
+                ax=None, # matplotlib axes to draw into; a new figure when None
                 figsize:tuple|None=None, # size of a new figure, inches
-               )->plt.Axes: # the axes holding the grid (its figure is ax.figure)
+               )->'matplotlib.axes.Axes': # the axes holding the grid (its figure is ax.figure)
     "Plot a grid of images (gray colour map for one channel), with optional per-image titles."
+    import matplotlib.pyplot as plt  # imported on use: it takes a while, and commands that draw nothing skip it
     x = x.detach().cpu()
     if x.ndim == 3: x = x[None]
     if x.ndim != 4 or x.shape[1] not in (1, 3): raise ValueError(f"show_images expects images [N,1 or 3,H,W]; got shape {tuple(x.shape)}.")

@@ -17,7 +17,6 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 import fastcore.all as fc
 from fastcore.basics import patch  # bare `@patch`: nbdev then documents Trainer.fit as a method
-import matplotlib.pyplot as plt
 from .data import (default_device, mnist_loaders, load_dataset, load_image_folder, image_loaders, lowres,
                           DataLoaders, DATASETS, atomic_write)
 from .autoencoder import build_model
@@ -387,6 +386,7 @@ _LOG_KEYS = ('epoch', 'train_loss', 'valid_loss', 'valid_recon', 'valid_kl', 'be
 class _LivePlot:
     "A loss plot redrawn in place after every epoch (notebooks only)."
     def __init__(self):
+        import matplotlib.pyplot as plt
         from IPython.display import display
         self.fig, self.ax = plt.subplots(figsize=(5, 3.2), dpi=80)
         plt.close(self.fig)
@@ -479,6 +479,7 @@ def plot_history(history:list, # Trainer.history, or metrics.json's "history"
                  ax=None, # axes to draw on; a new figure when None
                 ):
     "Training and validation negative ELBO per epoch, in nats per image."
+    import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(5, 3.2), dpi=80)
     ep = [h['epoch'] for h in history]
     ax.plot(ep, [h['train_loss'] for h in history], 'o-', label='train')
