@@ -528,7 +528,7 @@ def dataset_loaders(dataset:str, # mnist, fashion, cifar10 or a folder of images
                     root=None, # data root (default: get_data_root())
                    )->DataLoaders:
     "Training, validation (and test) loaders of `dataset`, shaped for `model`."
-    pairs = tuple(model.in_shape) != tuple(model.img_shape)  # an upscaler: downsized inputs, original targets
+    pairs = tuple(model.in_shape[1:]) != tuple(model.img_shape[1:])  # an upscaler: downsized inputs, original targets
     named = dataset in DATASETS
     if named and not pairs:
         return mnist_loaders(dataset, bs=bs, n_train=n_train, seed=seed, device=device, root=root, binarize=binarize)
@@ -555,11 +555,12 @@ def save_pictures(model:nn.Module, # a trained model
     model.eval()
     out = Path(out)
     x = batch[0][:n]
-    recon = model.reconstruct(x)
+    labels = (batch[1][:n],) if hasattr(model, 'n_classes') else ()  # a conditional VAE decodes with the label
+    recon = model.reconstruct(x, *labels)
     if x.shape[-2:] != recon.shape[-2:]: x = F.interpolate(x, size=recon.shape[-2:], mode='nearest')
     if x.shape[1] != recon.shape[1]: x = x.expand(-1, recon.shape[1], -1, -1)
     atomic_write(out/'reconstructions.png', lambda f: save_image(torch.cat([x, recon]).float().cpu(), f, format='png', nrow=n, padding=1))
-    if tuple(model.in_shape) == tuple(model.img_shape):  # an upscaler's samples need inputs: see its chapter
+    if tuple(model.in_shape[1:]) == tuple(model.img_shape[1:]):  # an upscaler's samples need inputs: see its chapter
         atomic_write(out/'samples.png', lambda f: save_image(model.sample(n * 4).float().cpu(), f, format='png', nrow=n, padding=1))
 
 # %% ../nbs/03_train.ipynb #550ee145
