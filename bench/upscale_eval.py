@@ -43,9 +43,10 @@ def main(runs:str='/tmp/upscale_runs', # folder for the checkpoint
     print(results_table(results))
     kl = {WRITEUP: history[-1]['valid_kl'],
           SHIPPED: load_checkpoint(pretrained_path('upscaler'))['history'][-1]['valid_kl']}
+    threads = torch.get_num_threads()
     info = dict(results=results, n_test=dls.test.n, train_seconds=train_seconds, eval_seconds=eval_seconds, valid_kl=kl,
                 runs={WRITEUP: dict(model=name, epochs=epochs, **opts), SHIPPED: dict(model='upscaler', pretrained='upscaler')},
-                hardware=f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+                hardware=f"{platform.machine()} CPU, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}",
                 command='python bench/upscale_eval.py')
     IMAGES.mkdir(exist_ok=True)
     (IMAGES/'upscale_results.json').write_text(json.dumps(info, indent=2))
