@@ -148,7 +148,7 @@ class UpscalingVAE(BaseVAE):
 def seed001_upscaler(size:int=8, # height and width of the low-res inputs
                      img_size:int=28, # height and width of the output (divisible by 4)
                      latent:int=2, # code size
-                     likelihood:str='bernoulli' # 'bernoulli' (as the source) or 'gaussian'
+                     likelihood:str='bernoulli' # 'bernoulli' (as the write-up) or 'gaussian'
                     )->UpscalingVAE:
     "The MNIST upscaler write-up's model: two stride-2 convs and dense 16 over the low-res digit, a 2-D code, a conv decoder."
     in_shape, img_shape = (1, size, size), (1, img_size, img_size)
