@@ -7,7 +7,7 @@ __all__ = ['UsageError', 'number', 'device_name', 'Parser', 'train_parser', 'res
            'score_main', 'morph_parser', 'morph_main', 'upscale_parser', 'upscale_main', 'demo_parser', 'demo_main']
 
 # %% ../nbs/09_cli.ipynb #b705b007
-import argparse, math, os, re, sys, traceback, warnings
+import argparse, math, os, re, sys, textwrap, traceback, warnings
 from pathlib import Path
 
 # %% ../nbs/09_cli.ipynb #1367b6c6
@@ -47,7 +47,7 @@ class Parser(argparse.ArgumentParser):
                  description:str, # what it does, one sentence
                  examples:str, # example command lines, one per line
                 ):
-        super().__init__(prog=prog, description=description, epilog='examples:\n' + examples,
+        super().__init__(prog=prog, description=textwrap.fill(description, 79), epilog='examples:\n' + examples,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
         from vae_nbs import __version__
         self.add_argument('--version', action='version', version=f'%(prog)s (vae_nbs {__version__})')
@@ -158,7 +158,7 @@ def train_parser()->Parser:
     p = Parser('vae_nbs_train', "Train a vae_nbs model; write model.pt (every epoch), metrics.json and pictures into --out.",
                "  vae_nbs_train --dataset mnist --model vae_conv --epochs 10 --out runs/mnist\n"
                "  vae_nbs_train --out runs/mnist --epochs 20 --resume       # carry on to epoch 20\n"
-               "  vae_nbs_train --recipe mnist --out runs/mnist-pretrained   # how the shipped 'mnist' model was made\n"
+               "  vae_nbs_train --recipe mnist --out runs/mnist-again   # how the shipped 'mnist' model was made\n"
                "  torchrun --nproc-per-node 2 $(which vae_nbs_train) --out runs/ddp   # two processes")
     p.add_argument('--dataset', default='mnist', metavar='NAME|DIR', help="mnist, fashion, cifar10, or a folder of images (default: mnist)")
     p.add_argument('--model', default='vae_conv', metavar='NAME', help="registered model, e.g. vae_conv, vae_mlp, vae_pixel, ae_conv, cvae, upscaler, seed002_fashion (default: vae_conv)")
@@ -197,8 +197,8 @@ def _settings(a, recipe:dict|None)->dict:
     if a.latent is not None: s['config'] = dict(s['config'], latent=a.latent)
     return s
 
-def resume_conflicts(ckpt:dict, # a checkpoint, from `load_checkpoint`
-                     s:dict, # the settings asked for (see `_settings`)
+def resume_conflicts(ckpt:dict, # a checkpoint, from load_checkpoint
+                     s:dict, # the settings asked for
                      given:set, # the options given on the command line
                     )->list: # one 'what: asked vs checkpoint' string per difference
     "The settings given on the command line that differ from those the checkpoint was trained with."
