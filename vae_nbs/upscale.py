@@ -10,10 +10,10 @@ __all__ = ['BASELINES', 'upscale_loaders', 'interpolate_upscale', 'ConditionedDe
 # %% ../nbs/06_upscale.ipynb #0c6e2326
 import warnings
 import numpy as np
+from PIL import Image
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-import matplotlib.pyplot as plt
 from .data import load_mnist, image_loaders, lowres, show_images, DataLoaders, open_image, prepare_image, atomic_write
 from .autoencoder import register_model, check_shape, conv_encoder, conv_decoder, VAEOutput, LossParts
 from .vae import BaseVAE, reparameterize
@@ -267,8 +267,9 @@ def plot_upscale_comparison(models, # a trained upscaler, or a dict name -> upsc
                             n:int=8, # images to show
                             baselines:tuple=BASELINES, # interpolation modes to show
                             path=None, # save the figure here (PNG) and close it, when given
-                           )->plt.Figure:
+                           )->'matplotlib.figure.Figure':
     "Rows: the low-res input, each baseline, each model, the original."
+    import matplotlib.pyplot as plt
     if isinstance(models, nn.Module): models = {'VAE upscaler': models}
     lo, hi = lowres[:n], highres[:n].float()
     rows = [(f'input {lo.shape[-2]}x{lo.shape[-1]}', lo)]
@@ -294,8 +295,9 @@ def plot_upscale_samples(model, # a trained upscaler
                          n:int=6, # images to show (one row each)
                          temperature:float=1.0, # scale of the posterior standard deviation
                          path=None, # save the figure here (PNG) and close it, when given
-                        )->plt.Figure:
+                        )->'matplotlib.figure.Figure':
     "Per image: the input, the posterior-mean upscaling, sampled upscalings, and their per-pixel standard deviation."
+    import matplotlib.pyplot as plt
     model.eval()
     lo = lowres[:n].to(model.device)
     samples = model.upscale_samples(lo, n_samples, temperature).cpu()  # [S, B, 1, H, W]
@@ -318,6 +320,15 @@ def plot_upscale_samples(model, # a trained upscaler
     return fig
 
 # %% ../nbs/06_upscale.ipynb #eb43a119
+def _strip(images:Tensor # grayscale images [N, 1, H, W] in [0, 1]
+          )->Image.Image: # one 8-bit image: the images side by side, 2 black pixels around each when N > 1
+    "Images in a row, as one grayscale picture."
+    x = (images.detach().float().clamp(0, 1)*255).round().to(torch.uint8).cpu()[:, 0]
+    pad, (n, h, w) = (0 if len(x) == 1 else 2), x.shape
+    strip = torch.zeros(h + 2*pad, n*(w + pad) + pad, dtype=torch.uint8)
+    for i, img in enumerate(x): strip[pad:pad + h, pad + i*(w + pad):pad + i*(w + pad) + w] = img
+    return Image.fromarray(strip.numpy(), 'L')
+
 def read_lowres(path, # an image file (any format Pillow reads)
                 size:int=8, # height and width the model reads
                 prepare:str|None='mnist', # prepare it like an 'mnist' or 'fashion' image; None: as it is
@@ -345,10 +356,9 @@ def upscale_file(image, # input image file
                  prepare:str|None='mnist', # how the image is prepared (see read_lowres)
                 )->Path: # the file written
     "Upscale one image file with a trained upscaler and write a PNG with `atomic_write`."
-    from torchvision.utils import save_image  # imported here: torchvision takes a second to import
     if isinstance(model, (str, Path)): model = load(model, device)
     check_upscaler(model)
     x = read_lowres(image, model.in_shape[-1], prepare).to(model.device)
     y = model.eval().reconstruct(x)
     if samples: y = torch.cat([y, model.upscale_samples(x, samples)[:, 0]])
-    return atomic_write(out, lambda f: save_image(y.float().cpu(), f, format='png', nrow=len(y), padding=0 if len(y) == 1 else 2))
+    return atomic_write(out, lambda f: _strip(y).save(f, format='PNG'))
