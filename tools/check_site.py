@@ -22,8 +22,9 @@ For every notebook under `--nbs` this script
      "past the target", ...; honest uses such as "the target images", "renamed over the target" or
      a `target` argument are not hit), each printed with its context;
    - a stderr stream shown under a cell (a UserWarning, logging), which Quarto prints as a raw block;
-   - a line in a code block, text output or signature longer than the site's code blocks show
-     without wrapping: 100 characters (`CODE_WIDTH`, `--code-width`; see the comment at CODE_WIDTH);
+   - a line of code (a code cell, a code block in the prose, a signature) longer than the site's code blocks
+     show without wrapping: 100 characters (`CODE_WIDTH`, `--code-width`; see the comment at CODE_WIDTH);
+     printed output wraps on the site, so its lines are not counted;
    - an absolute link into the project that leads nowhere: a site page
      (`doc_host`/`doc_baseurl`/<page>.html, named by nbdev's rule: `03a_metrics.ipynb` ->
      `metrics.html`) that no notebook makes, or a GitHub / raw.githubusercontent / Colab URL on the
@@ -296,7 +297,7 @@ def stderr_problems(nb):
     return probs
 
 
-FENCE = re.compile(r'^(\s*)(```+|~~~+)[^\n]*\n(.*?)^\1\2\s*$', re.S | re.M)
+FENCE = re.compile(r'^([ \t]*)(```+|~~~+)[^\n]*\n(.*?)^\1\2[ \t]*$', re.S | re.M)  # indentation: spaces, not newlines
 
 
 def pre_lines(nb):
@@ -319,6 +320,7 @@ def wide_code_problems(nb, width):
     "Problems for lines in <pre> blocks longer than `width` characters: the reader must scroll sideways."
     probs = []
     for i, kind, line in pre_lines(nb):
+        if kind == 'output': continue  # printed output wraps on the site (styles.css: white-space: pre-wrap)
         if len(line.rstrip()) > width:
             probs.append(f"code too wide: {len(line.rstrip())} > {width} characters in cell {i} ({kind}): {line.strip()[:70]}...")
     return probs

@@ -103,7 +103,7 @@ def show_images(x:Tensor, # images [N,C,H,W], uint8 or float in [0,1]
                 title:str|None=None, # title of the whole grid
                 ax=None, # matplotlib axes to draw into; a new figure when None
                 figsize:tuple|None=None, # size of a new figure, inches
-               )->'matplotlib.axes.Axes': # the axes holding the grid (its figure is ax.figure)
+               ): # the matplotlib axes holding the grid (its figure is ax.figure)
     "Plot a grid of images (gray colour map for one channel), with optional per-image titles."
     import matplotlib.pyplot as plt  # imported on use: it takes a while, and commands that draw nothing skip it
     x = x.detach().cpu()

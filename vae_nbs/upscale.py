@@ -267,7 +267,7 @@ def plot_upscale_comparison(models, # a trained upscaler, or a dict name -> upsc
                             n:int=8, # images to show
                             baselines:tuple=BASELINES, # interpolation modes to show
                             path=None, # save the figure here (PNG) and close it, when given
-                           )->'matplotlib.figure.Figure':
+                           ): # the matplotlib figure
     "Rows: the low-res input, each baseline, each model, the original."
     import matplotlib.pyplot as plt
     if isinstance(models, nn.Module): models = {'VAE upscaler': models}
@@ -295,7 +295,7 @@ def plot_upscale_samples(model, # a trained upscaler
                          n:int=6, # images to show (one row each)
                          temperature:float=1.0, # scale of the posterior standard deviation
                          path=None, # save the figure here (PNG) and close it, when given
-                        )->'matplotlib.figure.Figure':
+                        ): # the matplotlib figure
     "Per image: the input, the posterior-mean upscaling, sampled upscalings, and their per-pixel standard deviation."
     import matplotlib.pyplot as plt
     model.eval()
