@@ -108,8 +108,8 @@ if __name__ == '__main__':
     p.add_argument('--clip', type=float, default=3e5,
                    help='gradient-norm clipping; the loss is in nats per image (about 1e4), so norms run near 1e5')
     p.add_argument('--k', type=int, default=16, help='importance samples per test image')
-    p.add_argument('--threads', type=int, default=1,
-                   help='PyTorch threads; on a 2-core CPU shared with other jobs one thread ran 3-4x faster than two')
+    p.add_argument('--threads', type=int, default=2,
+                   help='PyTorch threads (the chapter\'s runs used 2; use 1 when other jobs share the cores)')
     p.add_argument('--n_train', type=int, default=None, help='a random subset of the training set (smoke tests; default all 50,000)')
     p.add_argument('--n_test', type=int, default=None, help='score only the first N test images (smoke tests; default all)')
     p.add_argument('--figures', action='store_true', help='write the figures for a tagged run too (named with the tag)')
