@@ -363,7 +363,8 @@ def image_files(path:str|Path, # folder to search, recursively
 @contextmanager
 def hold_interrupts():
     "Hold Ctrl-C (SIGINT) until the block ends, then raise it, so a file being written is never left half-done."
-    if threading.current_thread() is not threading.main_thread(): yield; return
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # a background job: Ctrl-C stays ignored
+    if ignored or threading.current_thread() is not threading.main_thread(): yield; return
     caught = []
     old = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
     try: yield
