@@ -436,7 +436,7 @@ def plot_latent_sweep(results:list, # what `latent_sweep` returns
     return fig
 
 def latent_sweep(dls:DataLoaders, # training and held-out loaders
-                 latents:list, # code sizes to try, e.g. [8, 32, 128, 512]
+                 latents:list, # code sizes to try, e.g. [64, 128, 512]
                  name:str='vae_colour', # model built as `build_model(name, latent=..., **config)`
                  epochs:int=10, # epochs per model
                  lr:float=1e-3, # peak learning rate (one-cycle schedule)
