@@ -17,18 +17,17 @@ the main run, nbs/images/cifar_{samples,reconstructions,interpolations}.png; the
     VAE_NBS_DATA=/path/to/data python bench/cifar_bits.py --minutes 30 --k 16
     VAE_NBS_DATA=/path/to/data python bench/cifar_bits.py --minutes 10 --likelihood gaussian --tag gaussian
 """
-import argparse, json, math, os, platform, time
-from copy import deepcopy
+import argparse, json, os, platform, time
 from pathlib import Path
 import torch, matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
-from PIL import Image
 from vae_nbs.data import mnist_loaders, show_images
 from vae_nbs.autoencoder import build_model
-from vae_nbs.train import Trainer, evaluate, save_checkpoint, make_optimizer
+from vae_nbs.train import Trainer, evaluate, save_checkpoint
 from vae_nbs.metrics import score, reconstruction_metrics, ssim, nats_to_bits_per_dim
 from vae_nbs.morph import morph_frames
+from budget import epoch_seconds, shrink_png
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 
@@ -37,24 +36,6 @@ def cpu_name()->str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or 'unknown'
 
-def epoch_seconds(learn, steps=15)->float:
-    "Estimated seconds per epoch (training + validation) of `learn`, from a few steps on a copy of its model."
-    model, batches = deepcopy(learn.model), iter(learn.dls.train)
-    steps = min(steps, len(learn.dls.train) - 1)
-    opt = make_optimizer(learn.opt_func, model.parameters(), learn.lr, learn.device)
-    loss = model.loss(next(batches)).loss; opt.zero_grad(); loss.backward(); opt.step()  # warm-up step, not timed
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.loss(next(batches)).loss
-        opt.zero_grad(); loss.backward(); opt.step()
-    step = (time.perf_counter() - start)/steps
-    start, n = time.perf_counter(), 0
-    with torch.no_grad():
-        for (x, *_) in learn.dls.valid:
-            model.loss((x,)); n += len(x)
-            if n >= 1000: break
-    return step*len(learn.dls.train) + (time.perf_counter() - start)*learn.dls.valid.n/n
-
 def bits(nats:float)->float: return nats_to_bits_per_dim(nats, 3*32*32)
 
 def save_png(fig, name:str):
@@ -62,7 +43,7 @@ def save_png(fig, name:str):
     fn = IMAGES/name
     fig.savefig(fn, dpi=80, bbox_inches='tight')
     plt.close(fig)
-    Image.open(fn).convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(fn, optimize=True)
+    shrink_png(fn)
 
 @torch.no_grad()
 def code_gaussian(model, x:torch.Tensor, bs:int=500):
@@ -130,7 +111,7 @@ if __name__ == '__main__':
     model = build_model(args.model, **config)
     learn = Trainer(model, dls, lr=args.lr, one_cycle=True, warmup_epochs=args.warmup, clip=args.clip, device='cpu', progress=False)
     start, budget = time.perf_counter(), args.minutes*60
-    per_epoch = epoch_seconds(learn)
+    per_epoch = epoch_seconds(learn, valid_images=1000)
     epochs = max(1, int((budget - (time.perf_counter() - start))/per_epoch))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.model} {config}: {n_params:,} parameters, {torch.get_num_threads()} threads; about {per_epoch:.0f} s an "

@@ -17,7 +17,6 @@ The CIFAR-10 benchmark itself is bench/cifar_bits.py.
 import argparse, json, os, textwrap, time
 from pathlib import Path
 import torch, matplotlib
-from PIL import Image
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from vae_nbs.data import TensorLoader, get_data_root, load_image_folder, load_celeba, image_loaders, mnist_loaders, show_images
@@ -25,6 +24,7 @@ from vae_nbs.autoencoder import build_model
 from vae_nbs.train import Trainer, evaluate
 from vae_nbs.metrics import reconstruction_metrics
 from vae_nbs.colour import latent_sweep, plot_latent_sweep
+from budget import shrink_png
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 METRICS = IMAGES/'colour_metrics.json'
@@ -50,10 +50,6 @@ def score(model, loader, epochs, seconds, trained_on):
          'trained_on': trained_on, 'threads': torch.get_num_threads(), 'load': os.getloadavg()[0]}
     if model.likelihood == 'gaussian': s['sigma'] = model.logscale.exp().item()
     return s
-
-def shrink_png(fname):
-    "Re-save a PNG with a 256-colour palette, to keep the repository's figures small."
-    Image.open(fname).convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(fname, optimize=True)
 
 def save_grid(fname, rows, title, nrow):
     "Stack `rows` (name, images) into one figure of image grids, saved at dpi 80."

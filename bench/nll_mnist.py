@@ -10,32 +10,19 @@ the 10,000 test digits binarised once with a fixed seed). The IWAE paper's one-l
 Writes model.pt and results.json into --out, and the results with the per-epoch history into
 nbs/images/nll_MODEL.json and a grid of samples into nbs/images/nll_MODEL_samples.png for the training chapter.
 
-    VAE_NBS_DATA=../shared/data python bench/nll_mnist.py --minutes 30 --k 100
-    VAE_NBS_DATA=../shared/data python bench/nll_mnist.py --minutes 30 --k 100 --model vae_conv
+    VAE_NBS_DATA=/path/to/data python bench/nll_mnist.py --minutes 30 --k 100
+    VAE_NBS_DATA=/path/to/data python bench/nll_mnist.py --minutes 30 --k 100 --model vae_conv
 """
 import argparse, json, time
-from copy import deepcopy
 from pathlib import Path
 import torch
 from vae_nbs.data import mnist_loaders, show_images
 from vae_nbs.autoencoder import build_model
-from vae_nbs.train import Trainer, evaluate, save_checkpoint, make_optimizer
+from vae_nbs.train import Trainer, evaluate, save_checkpoint
 from vae_nbs.metrics import score
+from budget import epoch_seconds
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
-
-def epoch_seconds(learn, steps=20):
-    "Estimated seconds per epoch (training + validation) of `learn`, from a few steps on a copy of its model."
-    model, batches = deepcopy(learn.model), iter(learn.dls.train)
-    opt = make_optimizer(learn.opt_func, model.parameters(), learn.lr, learn.device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.loss(next(batches)).loss
-        opt.zero_grad(); loss.backward(); opt.step()
-    step = (time.perf_counter() - start) / steps
-    start = time.perf_counter()
-    evaluate(model, learn.dls.valid)
-    return step * len(learn.dls.train) + time.perf_counter() - start
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -55,7 +42,7 @@ if __name__ == '__main__':
     dls = mnist_loaders('mnist', bs=args.bs, binarize=True, device=args.device)
     model = build_model(args.model, **({} if args.latent is None else dict(latent=args.latent)))
     learn = Trainer(model, dls, lr=args.lr, one_cycle=True, warmup_epochs=args.warmup, device=args.device, progress=False)
-    per_epoch = epoch_seconds(learn)
+    per_epoch = epoch_seconds(learn, steps=20)
     epochs = max(1, int((budget - (time.perf_counter() - start)) / per_epoch))
     print(f"training {args.model} on {learn.device} ({torch.get_num_threads()} threads), "
           f"{sum(p.numel() for p in model.parameters()):,} parameters: about {per_epoch:.0f} s an epoch, "

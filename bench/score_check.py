@@ -9,7 +9,7 @@ encoder and decoder. The two must agree up to Monte Carlo noise.
     VAE_NBS_DATA=/path/to/data python bench/score_check.py                       # the shipped MNIST model, k=100
     VAE_NBS_DATA=/path/to/data python bench/score_check.py --ckpt runs/mnist/model.pt --k 1000 --n 2000
 """
-import argparse, json, math, subprocess, sys, tempfile, time
+import argparse, json, math, subprocess, tempfile, time
 from pathlib import Path
 import torch
 from vae_nbs.train import load

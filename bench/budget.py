@@ -1,0 +1,31 @@
+"""Shared by the benchmarks that train within a time budget: how long an epoch will take, and small PNG figures."""
+import time
+from copy import deepcopy
+import torch
+from PIL import Image
+from vae_nbs.train import make_optimizer
+
+def epoch_seconds(learn, # a Trainer, before fitting
+                  steps:int=15, # training steps to time (after one untimed warm-up step)
+                  valid_images:int|None=None # validation images to time, extrapolated to the whole set; None: all
+                 )->float:
+    "Estimated seconds per epoch (training + validation) of `learn`, from a few steps on a copy of its model."
+    model, batches = deepcopy(learn.model), iter(learn.dls.train)
+    steps = min(steps, len(learn.dls.train) - 1)
+    opt = make_optimizer(learn.opt_func, model.parameters(), learn.lr, learn.device)
+    loss = model.loss(next(batches)).loss; opt.zero_grad(); loss.backward(); opt.step()  # warm-up, not timed
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model.loss(next(batches)).loss
+        opt.zero_grad(); loss.backward(); opt.step()
+    step = (time.perf_counter() - start)/steps
+    start, n = time.perf_counter(), 0
+    with torch.no_grad():
+        for batch in learn.dls.valid:
+            model.loss(batch); n += len(batch[0])
+            if valid_images and n >= valid_images: break
+    return step*len(learn.dls.train) + (time.perf_counter() - start)*learn.dls.valid.n/n
+
+def shrink_png(fname):
+    "Re-save a PNG with a 256-colour palette, to keep the repository's figures small."
+    Image.open(fname).convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(fname, optimize=True)
