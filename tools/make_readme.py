@@ -18,7 +18,9 @@ steps with the tools a plain CI machine has:
    output starts with `# <title>` and two blank lines (the description is not written), and two
    Quarto behaviours are copied by a small Lua filter: an image inside a link loses its alt text
    (`[![Open In Colab](badge)](url)` becomes `[![](badge)](url)`), and an image alone in a
-   paragraph (a figure) is written as `![caption](src)`, not as pandoc 3's `<figure>` HTML.
+   paragraph (a figure) is written as `![caption](src)`, not as pandoc 3's `<figure>` HTML; Quarto's
+   conditional blocks keep their markdown branch (`::: {.content-visible unless-format="html"}`: the
+   README's absolute picture links) and drop their html branch (the site's own `images/...` pictures).
 
 Validated byte for byte against the README.md that `nbdev_docs` (nbdev 2.4.14, Quarto 1.7.34)
 wrote from the same index.ipynb (with pandoc 3.6.1, and with pandoc 2.17 for that README, which
@@ -45,6 +47,24 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Quarto's gfm output for an image in a link, and for a figure (see the module docstring).
 LUA_FILTER = r"""
+-- Quarto's conditional content, the markdown branch: `::: {.content-visible when-format="html"}` (the site's
+-- own pictures) is left out of README.md, `::: {.content-visible unless-format="html"}` (absolute links that
+-- work on GitHub) is kept, without the div around it.
+local function is_html(fmt)
+  if fmt == nil then return nil end
+  for f in string.gmatch(fmt, "[^%s,]+") do
+    if f == "html" or f == "html5" or f == "html:js" then return true end
+  end
+  return false
+end
+function Div(el)
+  local visible = el.classes:includes("content-visible")
+  if not (visible or el.classes:includes("content-hidden")) then return nil end
+  local w, u = is_html(el.attributes["when-format"]), is_html(el.attributes["unless-format"])
+  local shown_in_html = (w == nil or w) and not (u == true)
+  if visible == shown_in_html then return {} end  -- shown only in HTML (or hidden only there): not in README.md
+  return el.content
+end
 function Link(el)
   return el:walk({Image = function(img) img.caption = {}; return img end})
 end
