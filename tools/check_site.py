@@ -394,7 +394,6 @@ def link_problems(html_text, nbs, cfg_dir):
 # figure captioned with its alt text), into a page laid out as Quarto 1.7's cosmo website at 1280 px: a
 # sidebar on the left, the text column (`--column` px, 680) and the table of contents on the right.
 QUARTO_OPTION = re.compile(r'^#\|\s*([\w-]+)\s*:\s*(\S+)\s*$')
-PANDOC_LINK_ATTRS = re.compile(r'(\]\([^)\s]*\))\{[^}\n]*\}')  # [text](url){target="_blank" ...}
 
 # Quarto's conditional content (`::: {.content-visible when-format="html"}`), the html branch; and Quarto's rule
 # that a paragraph holding only a linked image with alt text is a figure too (pandoc alone makes figures of
@@ -433,7 +432,7 @@ end
 # that keeps its lines (`white-space: pre`) and scrolls inside its box unless the site's styles.css says otherwise;
 # code cells wrap (`code-overflow: wrap`); images fit the column; display maths is as wide as it is.
 QUARTO_CSS = """
-html {{ font-size: 16px; }}
+html {{ font-size: 17px; }}  /* Quarto's $font-size-root */
 body {{ margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
         line-height: 1.5; color: #373a3c; }}
 #quarto-sidebar {{ position: absolute; top: 0; left: 0; width: {side}px; padding: 1rem; box-sizing: border-box; }}
@@ -499,7 +498,7 @@ def output_markdown(o, asis, img_dir, name):
         (img_dir/f'{name}.svg').write_text(d['image/svg+xml'])
         return f"::: {{.cell-output .cell-output-display}}\n![]({img_dir.name}/{name}.svg)\n:::"
     if 'text/markdown' in d:
-        md = PANDOC_LINK_ATTRS.sub(r'\1', d['text/markdown'])
+        md = d['text/markdown']
         return md if asis else f"::: {{.cell-output .cell-output-display}}\n{md}\n:::"
     if 'text/html' in d: return f"::: {{.cell-output .cell-output-display}}\n{fenced(d['text/html'], '{=html}')}\n:::"
     if 'text/plain' in d: return f"::: {{.cell-output .cell-output-display}}\n{fenced(d['text/plain'])}\n:::"
@@ -512,7 +511,7 @@ def page_markdown(nb, img_dir):
     for i, c in enumerate(nb.cells):
         if c.cell_type == 'raw': continue
         if c.cell_type == 'markdown':
-            parts.append(PANDOC_LINK_ATTRS.sub(r'\1', c.source)); continue
+            parts.append(c.source); continue
         opts = cell_options(c.source)
         if opts.get('include') == 'false': continue
         cell = []
