@@ -11,8 +11,9 @@ For each widget the script
 1. finds the shipped model whose decoder the page carries (the page's weights must equal `export_decoder`'s);
 2. decodes a dozen codes with the page's own JavaScript and compares the pixels, before they are drawn, with
    torch's decode of the same codes (largest difference at most 1e-3);
-3. times one update (decode and draw) a hundred times, with Chromium held to one CPU core: the median must be
-   under 16 ms;
+3. times 200 updates (decode and draw), with Chromium held to one CPU core: the CPU time of one update (the
+   page processes' CPU time, as Chromium counts it, over the 200) must be under 16 ms; the median wall time is
+   printed too, and exceeds the CPU time only when other programs share the core;
 4. dispatches real events: pointer moves, a drag and arrow keys on the explorer's map; clicks on the morph
    strip, slider `input` events and a click on the path's radio button; each must reach the decoder with
    the code the event names, and the decoded pixels must again equal torch's;
@@ -101,6 +102,11 @@ class Reference:
         with t.no_grad(): return model.to_image(model.decode(t.tensor(z, dtype=t.float32))).flatten(1).numpy()
 
 
+def renderer_cpu(br):
+    "CPU seconds the page processes have used so far, as Chromium counts them (other programs on the core do not count)."
+    return sum(p['cpuTime'] for p in br.send('SystemInfo.getProcessInfo')['processInfo'] if p['type'] == 'renderer')
+
+
 def maxdiff(a, b):
     import numpy as np
     return float(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).max())
@@ -120,17 +126,19 @@ def check_widget(br, ref, wid, data, problems):
     px = br.eval(page_js(wid, f"return {json.dumps(zs.tolist())}.map(z => Array.from(api.decode(z)));"))
     d_direct = maxdiff(px, ref.decode(model, zs))
     if not d_direct <= TOL: problems.append(f"page decode differs from torch by {d_direct:.2e} (> {TOL})")
+    cpu0 = renderer_cpu(br)
     times = br.eval(page_js(wid, """
       const ts = [];
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 200; i++) {
         const t0 = performance.now();
         if (api.kind === 'explorer') api.update([Math.sin(i)*2, Math.cos(i)*2]);
-        else { root.querySelector('input[type=range]').value = i; api.update(); }
+        else { root.querySelector('input[type=range]').value = i % 101; api.update(); }
         ts.push(performance.now() - t0);
       }
       return ts;"""))
+    cpu = (renderer_cpu(br) - cpu0)*1000/len(times)
     med = statistics.median(times)
-    if not med < BUDGET_MS: problems.append(f"one update takes {med:.1f} ms (median of 100), over {BUDGET_MS} ms")
+    if not cpu < BUDGET_MS: problems.append(f"one update takes {cpu:.1f} ms of CPU time (mean of {len(times)}), over {BUDGET_MS} ms")
     event_diffs = []
     if explorer:
         for z in zs[:6]:
@@ -176,8 +184,8 @@ def check_widget(br, ref, wid, data, problems):
             event_diffs.append(maxdiff(last['pixels'], ref.decode(model, [last['z']])))
     d_events = max(event_diffs)
     if not d_events <= TOL: problems.append(f"after dispatched events the pixels differ from torch by {d_events:.2e}")
-    return (f"{name}: decode of 12 codes within {d_direct:.1e} of torch, events within {d_events:.1e}, "
-            f"one update {med:.2f} ms (median), {max(times):.1f} ms (max)")
+    return (f"{name}: decode of 12 codes within {d_direct:.1e} of torch, events within {d_events:.1e}; "
+            f"one update {cpu:.2f} ms of CPU, {med:.2f} ms of wall time (median)")
 
 
 def run(pages, chromium, out, core):
@@ -238,7 +246,8 @@ def main(argv=None):
         return 2
     try:
         pages = stored_pages(Path(a.nbs))
-        if not pages: print("FAIL  no widget stored in the chapters", flush=True)
+        missing = [n for n in CHAPTERS if f'stored {n}' not in pages]
+        for n in missing: print(f"FAIL  stored {n}: no widget output stored in the chapter", flush=True)
         n = run(pages | ({} if a.stored_only else fresh_pages()), exe, Path(a.out) if a.out else None, a.core)
     except SetupError as e:
         print(f"check_widgets: error: {e}", file=sys.stderr)
@@ -246,7 +255,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("check_widgets: interrupted", file=sys.stderr)
         return 130
-    n += not pages
+    n += len(missing)
     print(f"widget check: {n} failed")
     return 1 if n else 0
 

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['MAX_BYTES', 'TAB10', 'export_decoder', 'decode_exported', 'Widget', 'latent_explorer', 'morph_slider']
 
-# %% ../nbs/04a_explorer.ipynb #c69f6a49
+# %% ../nbs/04a_explorer.ipynb #7312b717
 import base64, io, json, math, uuid
 import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 import matplotlib.pyplot as plt
 from .morph import encode_images, morph_frames, show_morph
 
-# %% ../nbs/04a_explorer.ipynb #dd1e4d2b
+# %% ../nbs/04a_explorer.ipynb #4f268f56
 MAX_BYTES = 1_000_000  # what one widget may weigh in the page, HTML and weights together
 
 def _b64(a:np.ndarray)->str: return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode('ascii')
@@ -34,7 +34,7 @@ def _conv(m, shape):
     ho, wo = (h + 2*p - k)//s + 1, (w + 2*p - k)//s + 1
     return dict(op='conv', cin=cin, cout=m.out_channels, k=k, s=s, p=p, hi=h, wi=w, ho=ho, wo=wo), (m.out_channels, ho, wo)
 
-# %% ../nbs/04a_explorer.ipynb #ad429f09
+# %% ../nbs/04a_explorer.ipynb #b66175e3
 @torch.no_grad()
 def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of Linear, (transposed) Conv2d and activations
                    dtype:str='float16', # how the weights travel: 'float16' (half the bytes) or 'float32'
@@ -74,7 +74,7 @@ def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of
     return dict(latent=model.latent, img_shape=list(model.img_shape), dtype=dtype, layers=layers,
                 output='sigmoid' if model.likelihood == 'bernoulli' else 'clamp', weights=_b64(np.concatenate(chunks)))
 
-# %% ../nbs/04a_explorer.ipynb #959a33d2
+# %% ../nbs/04a_explorer.ipynb #27a6f3c0
 def decode_exported(spec:dict, # what `export_decoder` returned
                     z, # codes [B, latent] (array or tensor)
                    )->np.ndarray: # images [B, C, H, W] in [0, 1], float32
@@ -110,9 +110,7 @@ def decode_exported(spec:dict, # what `export_decoder` returned
     x = 1/(1 + np.exp(-x)) if spec['output'] == 'sigmoid' else np.clip(x, 0, 1)
     return x.reshape(len(x), *spec['img_shape']).astype(np.float32)
 
-# %% ../nbs/04a_explorer.ipynb #ec577ff0
-#| code-fold: true
-#| code-summary: "The forward pass and drawing, in JavaScript"
+# %% ../nbs/04a_explorer.ipynb #c94257e3
 _RUNTIME = r"""
 function b64bytes(s) { const t = atob(s), a = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) a[i] = t.charCodeAt(i); return a; }
 function halves(b) {  // IEEE half precision, little-endian, to Float32Array
@@ -146,37 +144,44 @@ function makeDecoder(spec) {
         }
         x = y;
       } else if (l.op === 'convT') {  // input pixel (iy, ix) adds its kernel to output (iy*s - p + ky, ix*s - p + kx)
-        const {cin, cout, k, s, p, hi, wi, ho, wo} = l, T = l.T, hw = ho*wo, acc = new Float32Array(hw*cout);
-        for (let ci = 0; ci < cin; ci++) for (let iy = 0; iy < hi; iy++) for (let ix = 0; ix < wi; ix++) {
-          const v = x[(ci*hi + iy)*wi + ix];
-          if (v === 0) continue;  // after a ReLU most inputs are zero
+        const {cin, cout, k, s, p, hi, wi, ho, wo} = l, T = l.T, n = k*k*cout, hw = ho*wo;
+        const acc = new Float32Array(hw*cout), tmp = new Float32Array(n);  // channels last
+        for (let iy = 0; iy < hi; iy++) for (let ix = 0; ix < wi; ix++) {
+          tmp.fill(0);
+          let any = false;
+          for (let ci = 0; ci < cin; ci++) {  // the pixel's channels times T[ci, ky, kx, co]: one long contiguous loop
+            const v = x[(ci*hi + iy)*wi + ix];
+            if (v === 0) continue;  // after a ReLU many inputs are zero
+            any = true;
+            for (let j = 0, r = ci*n; j < n; j++) tmp[j] += v*T[r + j];
+          }
+          if (!any) continue;
           for (let ky = 0; ky < k; ky++) {
             const oy = iy*s - p + ky;
             if (oy < 0 || oy >= ho) continue;
             for (let kx = 0; kx < k; kx++) {
               const ox = ix*s - p + kx;
               if (ox < 0 || ox >= wo) continue;
-              const o = (oy*wo + ox)*cout, t = ((ci*k + ky)*k + kx)*cout;  // channels last: both runs contiguous
-              for (let co = 0; co < cout; co++) acc[o + co] += v*T[t + co];
+              for (let co = 0, o = (oy*wo + ox)*cout, t = (ky*k + kx)*cout; co < cout; co++) acc[o + co] += tmp[t + co];
             }
           }
         }
         const y = new Float32Array(cout*hw);
         for (let co = 0; co < cout; co++) { const b = l.B ? l.B[co] : 0; for (let i = 0; i < hw; i++) y[co*hw + i] = acc[i*cout + co] + b; }
         x = y;
-      } else if (l.op === 'conv') {  // W[co, ci, ky, kx]
-        const {cin, cout, k, s, p, hi, wi, ho, wo} = l, W = l.W, y = new Float32Array(cout*ho*wo);
-        for (let co = 0; co < cout; co++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
-          let acc = l.B ? l.B[co] : 0;
-          for (let ci = 0; ci < cin; ci++) for (let ky = 0; ky < k; ky++) {
-            const iy = oy*s - p + ky;
-            if (iy < 0 || iy >= hi) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox*s - p + kx;
-              if (ix >= 0 && ix < wi) acc += x[(ci*hi + iy)*wi + ix]*W[((co*cin + ci)*k + ky)*k + kx];
+      } else if (l.op === 'conv') {  // W[co, ci, ky, kx], on a zero-padded copy of the input: no bounds checks inside
+        const {cin, cout, k, s, p, hi, wi, ho, wo} = l, W = l.W, hp = hi + 2*p, wp = wi + 2*p;
+        const xp = new Float32Array(cin*hp*wp), y = new Float32Array(cout*ho*wo);
+        for (let ci = 0; ci < cin; ci++) for (let iy = 0; iy < hi; iy++) xp.set(x.subarray((ci*hi + iy)*wi, (ci*hi + iy + 1)*wi), (ci*hp + iy + p)*wp + p);
+        for (let co = 0; co < cout; co++) {
+          if (l.B) y.fill(l.B[co], co*ho*wo, (co + 1)*ho*wo);
+          for (let ci = 0; ci < cin; ci++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+            const wv = W[((co*cin + ci)*k + ky)*k + kx];
+            for (let oy = 0; oy < ho; oy++) {
+              const r = (ci*hp + oy*s + ky)*wp + kx, o = (co*ho + oy)*wo;
+              for (let ox = 0; ox < wo; ox++) y[o + ox] += wv*xp[r + ox*s];
             }
           }
-          y[(co*ho + oy)*wo + ox] = acc;
         }
         x = y;
       } else if (l.op === 'relu') { for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0; }
@@ -216,12 +221,13 @@ function start(uid, run) {  // find this output's element (also in a tree not ye
 }
 """
 
-# %% ../nbs/04a_explorer.ipynb #38997925
+# %% ../nbs/04a_explorer.ipynb #bd8ee7c6
 class Widget:
     "An interactive output: HTML with its script and data inline; notebooks and Quarto pages show it as it is."
     def __init__(self, html:str, # the whole widget: one <div> with a still picture, the live part and its <script>
                 ): self.html = html
     def _repr_html_(self): return self.html
+    def __repr__(self): return f'Widget ({self.nbytes/1e3:.0f} kB of HTML, data and JavaScript)'
     @property
     def nbytes(self)->int: return len(self.html.encode())
     def save(self, path, # an .html file to write: a page that works on its own, offline
@@ -254,9 +260,7 @@ def _widget(kind:str, still:str, alt:str, live:str, data:dict, code:str, max_byt
 
 TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 
-# %% ../nbs/04a_explorer.ipynb #f2c8d320
-#| code-fold: true
-#| code-summary: "The explorer's script and still picture"
+# %% ../nbs/04a_explorer.ipynb #a71b4bcf
 _EXPLORER_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, span = data.span;
 const map = root.querySelector('canvas.map'), out = root.querySelector('canvas.out'), readout = root.querySelector('.readout');
@@ -346,7 +350,7 @@ def _explorer_still(model, z, y, classes, span, grid, start, title):
     fig.tight_layout()
     return _png(fig)
 
-# %% ../nbs/04a_explorer.ipynb #d83f3a25
+# %% ../nbs/04a_explorer.ipynb #20ad408c
 @torch.no_grad()
 def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretrained('mnist2d')`)
                     x:Tensor, # images to place on the map as dots [N, C, H, W], uint8 or float in [0, 1]
@@ -389,9 +393,7 @@ def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretraine
     return _widget('explorer', still, f'{title}: test images as dots on the decoded 2-D latent map', live, data,
                    _EXPLORER_JS, max_bytes)
 
-# %% ../nbs/04a_explorer.ipynb #53cf0591
-#| code-fold: true
-#| code-summary: "The slider's script"
+# %% ../nbs/04a_explorer.ipynb #81edd6c1
 _MORPH_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, codes = data.codes;
 const out = root.querySelector('canvas.out'), slider = root.querySelector('input[type=range]');
@@ -426,7 +428,7 @@ root.querySelectorAll('input[type=radio]').forEach(r => r.addEventListener('chan
 api.update();
 """
 
-# %% ../nbs/04a_explorer.ipynb #a8eede81
+# %% ../nbs/04a_explorer.ipynb #b3596abb
 @torch.no_grad()
 def morph_slider(model, # a trained VAE of whole images (any code size)
                  images:Tensor, # a dozen images to pick the two ends from [N, C, H, W], uint8 or float in [0, 1]
