@@ -70,14 +70,16 @@ def stored_pages(nbs):
 def fresh_pages():
     "Widgets made now from the shipped models."
     from vae_nbs.train import pretrained
-    from vae_nbs.data import load_mnist, MNIST_CLASSES, FASHION_CLASSES
+    from vae_nbs.data import load_mnist, MNIST_CLASSES, FASHION_CLASSES, DatasetUnavailable
     from vae_nbs.explorer import latent_explorer, morph_slider
     pages = {}
     for ds, name, classes in [('mnist', 'mnist2d', MNIST_CLASSES), ('fashion', 'fashion2d', FASHION_CLASSES)]:
-        x, y = load_mnist(ds, train=False)
+        try: x, y = load_mnist(ds, train=False)
+        except DatasetUnavailable as e:
+            print(f"skip  fresh {name}: the {ds} test set is not available ({str(e).splitlines()[0]})", flush=True)
+            continue
         pages[f'fresh {name}'] = latent_explorer(pretrained(name, 'cpu'), x, y, classes, n_points=1000).html
-    x, y = load_mnist('mnist', train=False)
-    pages['fresh mnist morph'] = morph_slider(pretrained('mnist', 'cpu'), x[:12], start=(0, 1)).html
+        if ds == 'mnist': pages['fresh mnist morph'] = morph_slider(pretrained('mnist', 'cpu'), x[:12], start=(0, 1)).html
     return pages
 
 

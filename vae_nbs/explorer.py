@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['MAX_BYTES', 'TAB10', 'export_decoder', 'decode_exported', 'Widget', 'latent_explorer', 'morph_slider']
 
-# %% ../nbs/04a_explorer.ipynb #7312b717
+# %% ../nbs/04a_explorer.ipynb #35a87c91
 import base64, io, json, math, uuid
 import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 import matplotlib.pyplot as plt
 from .morph import encode_images, morph_frames, show_morph
 
-# %% ../nbs/04a_explorer.ipynb #4f268f56
+# %% ../nbs/04a_explorer.ipynb #37796f40
 MAX_BYTES = 1_000_000  # what one widget may weigh in the page, HTML and weights together
 
 def _b64(a:np.ndarray)->str: return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode('ascii')
@@ -34,7 +34,7 @@ def _conv(m, shape):
     ho, wo = (h + 2*p - k)//s + 1, (w + 2*p - k)//s + 1
     return dict(op='conv', cin=cin, cout=m.out_channels, k=k, s=s, p=p, hi=h, wi=w, ho=ho, wo=wo), (m.out_channels, ho, wo)
 
-# %% ../nbs/04a_explorer.ipynb #b66175e3
+# %% ../nbs/04a_explorer.ipynb #ba830ecc
 @torch.no_grad()
 def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of Linear, (transposed) Conv2d and activations
                    dtype:str='float16', # how the weights travel: 'float16' (half the bytes) or 'float32'
@@ -74,7 +74,7 @@ def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of
     return dict(latent=model.latent, img_shape=list(model.img_shape), dtype=dtype, layers=layers,
                 output='sigmoid' if model.likelihood == 'bernoulli' else 'clamp', weights=_b64(np.concatenate(chunks)))
 
-# %% ../nbs/04a_explorer.ipynb #27a6f3c0
+# %% ../nbs/04a_explorer.ipynb #3d621b1a
 def decode_exported(spec:dict, # what `export_decoder` returned
                     z, # codes [B, latent] (array or tensor)
                    )->np.ndarray: # images [B, C, H, W] in [0, 1], float32
@@ -110,7 +110,7 @@ def decode_exported(spec:dict, # what `export_decoder` returned
     x = 1/(1 + np.exp(-x)) if spec['output'] == 'sigmoid' else np.clip(x, 0, 1)
     return x.reshape(len(x), *spec['img_shape']).astype(np.float32)
 
-# %% ../nbs/04a_explorer.ipynb #c94257e3
+# %% ../nbs/04a_explorer.ipynb #159e10f2
 _RUNTIME = r"""
 function b64bytes(s) { const t = atob(s), a = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) a[i] = t.charCodeAt(i); return a; }
 function halves(b) {  // IEEE half precision, little-endian, to Float32Array
@@ -221,7 +221,7 @@ function start(uid, run) {  // find this output's element (also in a tree not ye
 }
 """
 
-# %% ../nbs/04a_explorer.ipynb #bd8ee7c6
+# %% ../nbs/04a_explorer.ipynb #36c118f6
 class Widget:
     "An interactive output: HTML with its script and data inline; notebooks and Quarto pages show it as it is."
     def __init__(self, html:str, # the whole widget: one <div> with a still picture, the live part and its <script>
@@ -260,7 +260,7 @@ def _widget(kind:str, still:str, alt:str, live:str, data:dict, code:str, max_byt
 
 TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 
-# %% ../nbs/04a_explorer.ipynb #a71b4bcf
+# %% ../nbs/04a_explorer.ipynb #5e6d8515
 _EXPLORER_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, span = data.span;
 const map = root.querySelector('canvas.map'), out = root.querySelector('canvas.out'), readout = root.querySelector('.readout');
@@ -350,7 +350,7 @@ def _explorer_still(model, z, y, classes, span, grid, start, title):
     fig.tight_layout()
     return _png(fig)
 
-# %% ../nbs/04a_explorer.ipynb #20ad408c
+# %% ../nbs/04a_explorer.ipynb #ac6a5739
 @torch.no_grad()
 def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretrained('mnist2d')`)
                     x:Tensor, # images to place on the map as dots [N, C, H, W], uint8 or float in [0, 1]
@@ -393,7 +393,7 @@ def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretraine
     return _widget('explorer', still, f'{title}: test images as dots on the decoded 2-D latent map', live, data,
                    _EXPLORER_JS, max_bytes)
 
-# %% ../nbs/04a_explorer.ipynb #81edd6c1
+# %% ../nbs/04a_explorer.ipynb #bd4892c9
 _MORPH_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, codes = data.codes;
 const out = root.querySelector('canvas.out'), slider = root.querySelector('input[type=range]');
@@ -428,7 +428,7 @@ root.querySelectorAll('input[type=radio]').forEach(r => r.addEventListener('chan
 api.update();
 """
 
-# %% ../nbs/04a_explorer.ipynb #b3596abb
+# %% ../nbs/04a_explorer.ipynb #18ac28d2
 @torch.no_grad()
 def morph_slider(model, # a trained VAE of whole images (any code size)
                  images:Tensor, # a dozen images to pick the two ends from [N, C, H, W], uint8 or float in [0, 1]
