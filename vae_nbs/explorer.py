@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['MAX_BYTES', 'TAB10', 'export_decoder', 'decode_exported', 'Widget', 'latent_explorer', 'morph_slider']
 
-# %% ../nbs/04a_explorer.ipynb #35a87c91
+# %% ../nbs/04a_explorer.ipynb #21e9d62a
 import base64, io, json, math, uuid
 import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 import matplotlib.pyplot as plt
 from .morph import encode_images, morph_frames, show_morph
 
-# %% ../nbs/04a_explorer.ipynb #37796f40
+# %% ../nbs/04a_explorer.ipynb #4ee7fe2c
 MAX_BYTES = 1_000_000  # what one widget may weigh in the page, HTML and weights together
 
 def _b64(a:np.ndarray)->str: return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode('ascii')
@@ -34,11 +34,11 @@ def _conv(m, shape):
     ho, wo = (h + 2*p - k)//s + 1, (w + 2*p - k)//s + 1
     return dict(op='conv', cin=cin, cout=m.out_channels, k=k, s=s, p=p, hi=h, wi=w, ho=ho, wo=wo), (m.out_channels, ho, wo)
 
-# %% ../nbs/04a_explorer.ipynb #ba830ecc
+# %% ../nbs/04a_explorer.ipynb #44738f7b
 @torch.no_grad()
-def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of Linear, (transposed) Conv2d and activations
+def export_decoder(model, # a trained VAE whose decoder is a Sequential of Linear, Conv2d, ConvTranspose2d, activations
                    dtype:str='float16', # how the weights travel: 'float16' (half the bytes) or 'float32'
-                  )->dict: # layers, weights (base64) and output transform, ready for `json.dumps`
+                  )->dict: # layers, weights (base64) and output transform, ready for json.dumps
     "The decoder of `model` as plain data that the JavaScript (and `decode_exported`) forward pass reads."
     if dtype not in ('float16', 'float32'): raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     dec = getattr(model, 'decoder', None)
@@ -74,8 +74,8 @@ def export_decoder(model, # a trained VAE whose `decoder` is an nn.Sequential of
     return dict(latent=model.latent, img_shape=list(model.img_shape), dtype=dtype, layers=layers,
                 output='sigmoid' if model.likelihood == 'bernoulli' else 'clamp', weights=_b64(np.concatenate(chunks)))
 
-# %% ../nbs/04a_explorer.ipynb #3d621b1a
-def decode_exported(spec:dict, # what `export_decoder` returned
+# %% ../nbs/04a_explorer.ipynb #aa97b41b
+def decode_exported(spec:dict, # what export_decoder returned
                     z, # codes [B, latent] (array or tensor)
                    )->np.ndarray: # images [B, C, H, W] in [0, 1], float32
     "The forward pass the page runs, in numpy: decode codes with the exported weights."
@@ -110,7 +110,7 @@ def decode_exported(spec:dict, # what `export_decoder` returned
     x = 1/(1 + np.exp(-x)) if spec['output'] == 'sigmoid' else np.clip(x, 0, 1)
     return x.reshape(len(x), *spec['img_shape']).astype(np.float32)
 
-# %% ../nbs/04a_explorer.ipynb #159e10f2
+# %% ../nbs/04a_explorer.ipynb #5c8613bb
 _RUNTIME = r"""
 function b64bytes(s) { const t = atob(s), a = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) a[i] = t.charCodeAt(i); return a; }
 function halves(b) {  // IEEE half precision, little-endian, to Float32Array
@@ -221,7 +221,7 @@ function start(uid, run) {  // find this output's element (also in a tree not ye
 }
 """
 
-# %% ../nbs/04a_explorer.ipynb #36c118f6
+# %% ../nbs/04a_explorer.ipynb #25aca66f
 class Widget:
     "An interactive output: HTML with its script and data inline; notebooks and Quarto pages show it as it is."
     def __init__(self, html:str, # the whole widget: one <div> with a still picture, the live part and its <script>
@@ -229,7 +229,9 @@ class Widget:
     def _repr_html_(self): return self.html
     def __repr__(self): return f'Widget ({self.nbytes/1e3:.0f} kB of HTML, data and JavaScript)'
     @property
-    def nbytes(self)->int: return len(self.html.encode())
+    def nbytes(self)->int:
+        "Bytes the widget adds to a page."
+        return len(self.html.encode())
     def save(self, path, # an .html file to write: a page that works on its own, offline
             ):
         "Write the widget as a stand-alone page."
@@ -260,7 +262,7 @@ def _widget(kind:str, still:str, alt:str, live:str, data:dict, code:str, max_byt
 
 TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 
-# %% ../nbs/04a_explorer.ipynb #5e6d8515
+# %% ../nbs/04a_explorer.ipynb #6d148bc3
 _EXPLORER_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, span = data.span;
 const map = root.querySelector('canvas.map'), out = root.querySelector('canvas.out'), readout = root.querySelector('.readout');
@@ -350,12 +352,12 @@ def _explorer_still(model, z, y, classes, span, grid, start, title):
     fig.tight_layout()
     return _png(fig)
 
-# %% ../nbs/04a_explorer.ipynb #ac6a5739
+# %% ../nbs/04a_explorer.ipynb #617791f7
 @torch.no_grad()
-def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretrained('mnist2d')`)
+def latent_explorer(model, # a trained VAE with a 2-number code, e.g. pretrained('mnist2d')
                     x:Tensor, # images to place on the map as dots [N, C, H, W], uint8 or float in [0, 1]
                     y:Tensor, # their class indices [N] (at most 10 classes)
-                    classes:list, # class names, indexed by `y`
+                    classes:list, # class names, indexed by y
                     n_points:int=2000, # show at most this many images (the first ones)
                     span:float=None, # the map shows codes in [-span, span]; None: just wide enough for 99% of the dots
                     grid:int=12, # decoded pictures per axis behind the dots
@@ -393,7 +395,7 @@ def latent_explorer(model, # a trained VAE with a 2-number code (e.g. `pretraine
     return _widget('explorer', still, f'{title}: test images as dots on the decoded 2-D latent map', live, data,
                    _EXPLORER_JS, max_bytes)
 
-# %% ../nbs/04a_explorer.ipynb #bd4892c9
+# %% ../nbs/04a_explorer.ipynb #6847cb56
 _MORPH_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, codes = data.codes;
 const out = root.querySelector('canvas.out'), slider = root.querySelector('input[type=range]');
@@ -428,7 +430,7 @@ root.querySelectorAll('input[type=radio]').forEach(r => r.addEventListener('chan
 api.update();
 """
 
-# %% ../nbs/04a_explorer.ipynb #18ac28d2
+# %% ../nbs/04a_explorer.ipynb #2b71655a
 @torch.no_grad()
 def morph_slider(model, # a trained VAE of whole images (any code size)
                  images:Tensor, # a dozen images to pick the two ends from [N, C, H, W], uint8 or float in [0, 1]
