@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['MAX_BYTES', 'TAB10', 'export_decoder', 'decode_exported', 'Widget', 'latent_explorer', 'morph_slider']
 
-# %% ../nbs/04a_explorer.ipynb #21e9d62a
+# %% ../nbs/04a_explorer.ipynb #2afd8465
 import base64, io, json, math, uuid
 import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 import matplotlib.pyplot as plt
 from .morph import encode_images, morph_frames, show_morph
 
-# %% ../nbs/04a_explorer.ipynb #4ee7fe2c
+# %% ../nbs/04a_explorer.ipynb #5f493093
 MAX_BYTES = 1_000_000  # what one widget may weigh in the page, HTML and weights together
 
 def _b64(a:np.ndarray)->str: return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode('ascii')
@@ -34,7 +34,7 @@ def _conv(m, shape):
     ho, wo = (h + 2*p - k)//s + 1, (w + 2*p - k)//s + 1
     return dict(op='conv', cin=cin, cout=m.out_channels, k=k, s=s, p=p, hi=h, wi=w, ho=ho, wo=wo), (m.out_channels, ho, wo)
 
-# %% ../nbs/04a_explorer.ipynb #44738f7b
+# %% ../nbs/04a_explorer.ipynb #659378e6
 @torch.no_grad()
 def export_decoder(model, # a trained VAE whose decoder is a Sequential of Linear, Conv2d, ConvTranspose2d, activations
                    dtype:str='float16', # how the weights travel: 'float16' (half the bytes) or 'float32'
@@ -74,7 +74,7 @@ def export_decoder(model, # a trained VAE whose decoder is a Sequential of Linea
     return dict(latent=model.latent, img_shape=list(model.img_shape), dtype=dtype, layers=layers,
                 output='sigmoid' if model.likelihood == 'bernoulli' else 'clamp', weights=_b64(np.concatenate(chunks)))
 
-# %% ../nbs/04a_explorer.ipynb #aa97b41b
+# %% ../nbs/04a_explorer.ipynb #221f957b
 def decode_exported(spec:dict, # what export_decoder returned
                     z, # codes [B, latent] (array or tensor)
                    )->np.ndarray: # images [B, C, H, W] in [0, 1], float32
@@ -110,7 +110,7 @@ def decode_exported(spec:dict, # what export_decoder returned
     x = 1/(1 + np.exp(-x)) if spec['output'] == 'sigmoid' else np.clip(x, 0, 1)
     return x.reshape(len(x), *spec['img_shape']).astype(np.float32)
 
-# %% ../nbs/04a_explorer.ipynb #5c8613bb
+# %% ../nbs/04a_explorer.ipynb #9bcf9b8a
 _RUNTIME = r"""
 function b64bytes(s) { const t = atob(s), a = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) a[i] = t.charCodeAt(i); return a; }
 function halves(b) {  // IEEE half precision, little-endian, to Float32Array
@@ -221,7 +221,7 @@ function start(uid, run) {  // find this output's element (also in a tree not ye
 }
 """
 
-# %% ../nbs/04a_explorer.ipynb #25aca66f
+# %% ../nbs/04a_explorer.ipynb #9605ab08
 class Widget:
     "An interactive output: HTML with its script and data inline; notebooks and Quarto pages show it as it is."
     def __init__(self, html:str, # the whole widget: one <div> with a still picture, the live part and its <script>
@@ -241,10 +241,14 @@ class Widget:
         return path
 
 def _png(fig)->str:
+    "A figure as a PNG data URI, in 256 colours (about half the bytes)."
+    from PIL import Image
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=fig.dpi)
     plt.close(fig)
-    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode('ascii')
+    small = io.BytesIO()
+    Image.open(buf).convert('RGB').quantize(256).save(small, format='png', optimize=True)
+    return 'data:image/png;base64,' + base64.b64encode(small.getvalue()).decode('ascii')
 
 def _widget(kind:str, still:str, alt:str, live:str, data:dict, code:str, max_bytes:int)->Widget:
     uid = f'vae-nbs-{kind}-{uuid.uuid4().hex[:12]}'
@@ -262,7 +266,7 @@ def _widget(kind:str, still:str, alt:str, live:str, data:dict, code:str, max_byt
 
 TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 
-# %% ../nbs/04a_explorer.ipynb #6d148bc3
+# %% ../nbs/04a_explorer.ipynb #2bbe53f0
 _EXPLORER_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, span = data.span;
 const map = root.querySelector('canvas.map'), out = root.querySelector('canvas.out'), readout = root.querySelector('.readout');
@@ -352,7 +356,7 @@ def _explorer_still(model, z, y, classes, span, grid, start, title):
     fig.tight_layout()
     return _png(fig)
 
-# %% ../nbs/04a_explorer.ipynb #617791f7
+# %% ../nbs/04a_explorer.ipynb #6e6d8a2b
 @torch.no_grad()
 def latent_explorer(model, # a trained VAE with a 2-number code, e.g. pretrained('mnist2d')
                     x:Tensor, # images to place on the map as dots [N, C, H, W], uint8 or float in [0, 1]
@@ -395,7 +399,7 @@ def latent_explorer(model, # a trained VAE with a 2-number code, e.g. pretrained
     return _widget('explorer', still, f'{title}: test images as dots on the decoded 2-D latent map', live, data,
                    _EXPLORER_JS, max_bytes)
 
-# %% ../nbs/04a_explorer.ipynb #6847cb56
+# %% ../nbs/04a_explorer.ipynb #31d4883f
 _MORPH_JS = r"""
 const decode = makeDecoder(data.decoder), shape = data.decoder.img_shape, codes = data.codes;
 const out = root.querySelector('canvas.out'), slider = root.querySelector('input[type=range]');
@@ -430,7 +434,7 @@ root.querySelectorAll('input[type=radio]').forEach(r => r.addEventListener('chan
 api.update();
 """
 
-# %% ../nbs/04a_explorer.ipynb #2b71655a
+# %% ../nbs/04a_explorer.ipynb #91325760
 @torch.no_grad()
 def morph_slider(model, # a trained VAE of whole images (any code size)
                  images:Tensor, # a dozen images to pick the two ends from [N, C, H, W], uint8 or float in [0, 1]
