@@ -17,7 +17,8 @@ For each widget the script
 4. dispatches real events: pointer moves, a drag and arrow keys on the explorer's map; clicks on the morph
    strip, slider `input` events and a click on the path's radio button; each must reach the decoder with
    the code the event names, and the decoded pixels must again equal torch's;
-5. fails on any console error or uncaught exception, and on a still picture left in place of the live widget.
+5. fails on any console error or uncaught exception, and on a still picture left in place of the live widget;
+6. loads each page again with scripts turned off: every widget must then show its still picture instead.
 
 Chromium is Debian's `chromium` (driven over `--remote-debugging-pipe` with tools/check_site.py's client, standard
 library only). Prints one line per widget and exits 0 when all pass, 1 when one fails, 2 when the check cannot run."""
@@ -161,7 +162,7 @@ def check_widget(br, ref, wid, data, problems):
           map.dispatchEvent(new KeyboardEvent('keydown', {{key: 'ArrowRight', bubbles: true}}));
           return {{dragged, keyed: api.last.z, pixels: Array.from(api.last.pixels)}};"""))
         if maxdiff(last['dragged'], b) > 1e-3*span: problems.append(f"dragging the marker to {b.tolist()} left it at {last['dragged']}")
-        want = [min(span, b[0] + span/40), b[1]]
+        want = [float(min(span, b[0] + span/40)), float(b[1])]
         if maxdiff(last['keyed'], want) > 1e-3*span: problems.append(f"ArrowRight moved the marker to {last['keyed']}, not {want}")
         event_diffs.append(maxdiff(last['pixels'], ref.decode(model, [last['keyed']])))
     else:
@@ -188,6 +189,31 @@ def check_widget(br, ref, wid, data, problems):
     if not d_events <= TOL: problems.append(f"after dispatched events the pixels differ from torch by {d_events:.2e}")
     return (f"{name}: decode of 12 codes within {d_direct:.1e} of torch, events within {d_events:.1e}; "
             f"one update {cpu:.2f} ms of CPU, {med:.2f} ms of wall time (median)")
+
+
+NOJS_JS = r"""
+(async () => {
+  await Promise.all([...document.images].map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  return [...document.querySelectorAll('.vae-nbs-widget')].map(r => { const img = r.querySelector('.vae-nbs-still');
+    return {shown: getComputedStyle(img).display !== 'none' && img.naturalWidth > 0,
+            live: getComputedStyle(r.querySelector('.vae-nbs-live')).display !== 'none'}; });
+})()
+"""
+
+
+def check_without_js(br, page, title, n):
+    "With scripts off, each widget must show its still picture (decoded) and hide its live part; returns 1 on failure."
+    br.send('Emulation.setScriptExecutionDisabled', session=True, value=True)
+    try:
+        br.send('Page.navigate', session=True, url=page.as_uri())
+        br.wait_event('Page.loadEventFired', 60)
+        seen = br.eval(NOJS_JS)
+    finally: br.send('Emulation.setScriptExecutionDisabled', session=True, value=False)
+    ok = len(seen) == n and all(w['shown'] and not w['live'] for w in seen)
+    print(f"{'OK' if ok else 'FAIL'}  {title} without JavaScript: {sum(w['shown'] for w in seen)} of {n} still pictures shown"
+          + ('' if ok else f" {seen}"), flush=True)
+    br.events.clear()
+    return 0 if ok else 1
 
 
 def run(pages, chromium, out, core):
@@ -226,6 +252,7 @@ def run(pages, chromium, out, core):
                         print(f"{'FAIL' if problems else 'OK'}  {title} [{st['kind']}] {summary}", flush=True)
                         for p in problems: print(f"      {p}", flush=True)
                     if not states: print(f"FAIL  {title}: no widget on the page"); failed += 1
+                    failed += check_without_js(br, f, title, len(states))
                     if out:
                         out.mkdir(parents=True, exist_ok=True)
                         png = br.send('Page.captureScreenshot', session=True, format='png', captureBeyondViewport=True)['data']
