@@ -175,6 +175,12 @@ PRETRAINED = {
     'cvae': dict(about='conditional VAE that draws the MNIST digit it is asked for, 2-number code', model='cvae',
                  config=dict(latent=2, channels=[16, 32], hidden=128), dataset='mnist', binarize=False, epochs=5, bs=128,
                  lr=3e-3, one_cycle=True, warmup_epochs=0),
+    'mnist2d': dict(about='small fully connected VAE with a 2-number code, trained on binarised MNIST', model='vae_mlp',
+                    config=dict(latent=2, widths=[128, 64]), dataset='mnist', binarize=True, epochs=20, bs=128, lr=2e-3,
+                    one_cycle=True, warmup_epochs=0),
+    'fashion2d': dict(about='small fully connected VAE with a 2-number code, trained on binarised Fashion-MNIST',
+                      model='vae_mlp', config=dict(latent=2, widths=[128, 64]), dataset='fashion', binarize=True, epochs=20,
+                      bs=128, lr=2e-3, one_cycle=True, warmup_epochs=0),
 }
 PRETRAINED_PREFIX = 'pretrained:'
 
