@@ -18,7 +18,7 @@ class VAEOutput(NamedTuple):
     "What every model's forward pass returns."
     recon: Tensor # Bernoulli logits, or the mean image for Gaussian/MSE models, [B, C, H, W]
     mu: Tensor # code (posterior mean), [B, D]
-    logvar: Optional[Tensor] # posterior log-variance, [B, D]; None for a plain autoencoder
+    logvar: Tensor # posterior log-variance, [B, D]; None for a plain autoencoder
     z: Tensor # the code that was decoded, [B, D]
 
 class LossParts(NamedTuple):
@@ -45,9 +45,8 @@ def _import_model_modules():
         if importlib.util.find_spec(full) is not None: importlib.import_module(full)
 
 def build_model(name:str, # a registered model name, e.g. 'vae_conv'
-                **config # keyword arguments for the model (JSON-serialisable)
-               )->nn.Module:
-    "Build the registered model `name` with `config`; the result remembers both in `.arch`."
+                **config)->nn.Module:
+    "Build the registered model `name` with keyword arguments `config` (JSON-serialisable), remembered in `.arch`."
     if name not in MODELS: _import_model_modules()
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}. Known models: {', '.join(sorted(MODELS))}. "
@@ -92,7 +91,7 @@ def mlp_decoder(latent:int, # code size
 def conv_encoder(in_shape:tuple, # (C, H, W) of the input images
                  channels:tuple=(32, 64), # output channels of each 3x3 convolution
                  strides:tuple=(2, 2), # stride of each convolution (2 halves the size)
-                 hidden:Optional[int]=None # width of a Linear+ReLU layer after flattening; None for none
+                 hidden:int=None # width of a Linear+ReLU layer after flattening; None for none
                 )->nn.Sequential: # images [B, C, H, W] -> features [B, F]
     "Convolutional encoder body: 3x3 Conv+ReLU layers, flatten, optional dense layer."
     if len(channels) != len(strides): raise ValueError(f"need one stride per conv layer: got {len(channels)} channels, {len(strides)} strides")
@@ -108,7 +107,7 @@ def conv_decoder(latent:int, # code size
                  out_shape:tuple, # (C, H, W) of the output images
                  channels:tuple=(64, 64, 32), # channels of the starting map, then of each transposed conv
                  strides:tuple=(2, 2), # stride of each transposed conv (one fewer than channels)
-                 hidden:Optional[int]=None # width of a Linear+ReLU layer before the starting map; None for none
+                 hidden:int=None # width of a Linear+ReLU layer before the starting map; None for none
                 )->nn.Sequential: # codes [B, latent] -> logits or means [B, C, H, W]
     "Convolutional decoder: dense to a small map, 3x3 transposed convs up, a 3x3 conv to the output channels."
     if len(channels) != len(strides)+1:
@@ -129,7 +128,7 @@ def mirrored_conv_decoder(latent:int, # code size
                           out_shape:tuple, # (C, H, W) of the output images
                           channels:tuple=(32, 64), # the ENCODER's conv channels
                           strides:tuple=(2, 2), # the ENCODER's conv strides
-                          hidden:Optional[int]=None # dense layer width (as in the encoder); None for none
+                          hidden:int=None # dense layer width (as in the encoder); None for none
                          )->nn.Sequential: # codes [B, latent] -> logits or means [B, C, H, W]
     "A `conv_decoder` mirroring `conv_encoder(out_shape, channels, strides, hidden)`."
     channels = tuple(channels)
@@ -261,7 +260,7 @@ def conv_autoencoder(img_shape:tuple=(1, 28, 28), # (C, H, W) of the images
                      latent:int=16, # code size
                      channels:tuple=(32, 64), # encoder conv channels (the decoder mirrors them)
                      strides:tuple=(2, 2), # encoder conv strides
-                     hidden:Optional[int]=256, # dense layer width between convs and code; None for none
+                     hidden:int=256, # dense layer width between convs and code; None for none
                      likelihood:str='bernoulli' # 'bernoulli' or 'mse' (or 'gaussian')
                     )->AutoEncoder:
     "Convolutional plain autoencoder with a mirrored decoder."
