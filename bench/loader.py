@@ -45,8 +45,8 @@ def main(bs:int=128, # batch size for both loaders
     res = dict(speedup=round(ours/theirs, 1), tensorloader_images_per_s=round(ours), torchvision_images_per_s=round(theirs),
                epoch_seconds_tensorloader=round(len(x)/ours, 3), epoch_seconds_torchvision=round(len(x)/theirs, 2),
                images=len(x), bs=bs, rounds=rounds, threads=torch.get_num_threads(),
-               hardware=f"{platform.machine()} CPU with {os.cpu_count()} cores, {torch.get_num_threads()} PyTorch thread"
-                        f"{'s' * (torch.get_num_threads() != 1)}, torch {torch.__version__.split('+')[0]}, no GPU",
+               hardware=f"a {os.cpu_count()}-core {platform.machine().replace('_', '-')} CPU ({torch.get_num_threads()} PyTorch "
+                        f"thread{'s' * (torch.get_num_threads() != 1)}, torch {torch.__version__.split('+')[0]}, no GPU)",
                command=f"python bench/loader.py --rounds {rounds}")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(res, indent=1) + '\n')

@@ -391,17 +391,18 @@ def load_wikiart_landscapes(size:int=64, # output height and width
 # %% ../nbs/00_data.ipynb #604c29f6
 class TensorLoader:
     "Batches of whole in-memory tensors cut by index: no per-sample work in the hot path."
-    def __init__(self, *tensors:Tensor, # aligned tensors (same first dimension), e.g. images and labels
+    def __init__(self, *tensors:Tensor, # aligned tensors (same length), e.g. images and labels
                  bs:int=128, # batch size
                  shuffle:bool=False, # new random order every epoch (from a seeded generator)
                  drop_last:bool=False, # drop the last incomplete batch
-                 binarize:bool=False, # replace the first tensor's batch by Bernoulli(pixel intensity) draws
+                 binarize:bool=False, # replace the images by Bernoulli(pixel intensity) draws
                  device:str|torch.device=None, # where batches live; default default_device()
                  seed:int=0, # seed of the shuffling and binarisation generators
                 ):
         if not tensors: raise ValueError("TensorLoader needs at least one tensor.")
         lens = [len(t) for t in tensors]
-        if len(set(lens)) != 1: raise ValueError(f"All tensors must have the same length; got lengths {lens}.")
+        if len(set(lens)) != 1:
+            raise ValueError(f"All tensors must have the same length; got lengths {lens}.")
         if bs < 1: raise ValueError(f"Batch size must be at least 1; got bs={bs}.")
         self.device = torch.device(device) if device is not None else default_device()
         self.tensors = tuple(t.to(self.device) for t in tensors)
@@ -419,19 +420,23 @@ class TensorLoader:
 
     def set_epoch(self, epoch:int # epoch number
                  ):
-        "Make the coming pass's order and binarisation draws a function of (`seed`, `epoch`), so a run can be replayed or resumed exactly."
+        ("Make the coming pass's order and binarisation draws a function of (`seed`, `epoch`), so "
+         "a run can be replayed or resumed exactly.")
         self._order_gen.manual_seed(self.seed * 1_000_003 + epoch)
         self._bin_gen.manual_seed(self.seed * 1_000_003 + epoch)
 
     def __iter__(self):
-        # Unshuffled loaders (validation, test) repeat the same binarisation every epoch so their losses compare.
+        # Unshuffled loaders (validation, test) repeat their binarisation, so their losses compare.
         if not self.shuffle: self._bin_gen.manual_seed(self.seed)
-        order = torch.randperm(self.n, generator=self._order_gen).to(self.device) if self.shuffle else None
+        order = torch.randperm(self.n,
+                               generator=self._order_gen).to(self.device) if self.shuffle else None
         for i in range(len(self)):
             sl = slice(i*self.bs, (i+1)*self.bs)
             yield self._batch(order[sl] if self.shuffle else sl)
 
-    def __repr__(self): return f"TensorLoader(n={self.n}, bs={self.bs}, shuffle={self.shuffle}, device={self.device})"
+    def __repr__(self):
+        return (f"TensorLoader(n={self.n}, bs={self.bs}, shuffle={self.shuffle}, "
+                f"device={self.device})")
 
 # %% ../nbs/00_data.ipynb #a4a7eedf
 class DataLoaders:
@@ -440,7 +445,8 @@ class DataLoaders:
                  valid:TensorLoader, # held-out validation batches
                  test:TensorLoader=None, # official test set batches, when there is one
                 ): fc.store_attr()
-    def __repr__(self): return f"DataLoaders(train={self.train}, valid={self.valid}, test={self.test})"
+    def __repr__(self):
+        return f"DataLoaders(train={self.train}, valid={self.valid}, test={self.test})"
 
 # %% ../nbs/00_data.ipynb #3b5e357b
 def image_loaders(x:Tensor, # uint8 images [N,C,H,W]
@@ -454,11 +460,14 @@ def image_loaders(x:Tensor, # uint8 images [N,C,H,W]
                  )->DataLoaders:
     "Split `x` (and `extra`) reproducibly into a shuffled training loader and a validation loader."
     if not 0 <= valid_pct < 1: raise ValueError(f"valid_pct must be in [0, 1); got {valid_pct}.")
-    if any(len(t) != len(x) for t in extra): raise ValueError(f"Extra tensors must have len(x)={len(x)} rows; got {[len(t) for t in extra]}.")
+    if any(len(t) != len(x) for t in extra):
+        raise ValueError(f"Extra tensors must have len(x)={len(x)} rows; got "
+                         f"{[len(t) for t in extra]}.")
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_valid = round(len(x)*valid_pct)
     tensors = (x,) + extra
-    mk = lambda ts, **kw: TensorLoader(*ts, bs=bs, binarize=binarize, device=device, seed=seed, **kw)
+    mk = lambda ts, **kw: TensorLoader(*ts, bs=bs, binarize=binarize, device=device, seed=seed,
+                                       **kw)
     return DataLoaders(mk([t[perm[n_valid:]] for t in tensors], shuffle=True, drop_last=True),
                        mk([t[perm[:n_valid]] for t in tensors]),
                        mk(test) if test is not None else None)
@@ -468,17 +477,19 @@ def mnist_loaders(name:str='mnist', # 'mnist', 'fashion' or 'cifar10' (see load_
                   bs:int=128, # batch size
                   valid_pct:float=0.1, # fraction of the training set held out for validation
                   seed:int=42, # seed of the subset, the split and the shuffling
-                  n_train:int=None, # use a seeded random subset of this many training images (fast tests)
+                  n_train:int=None, # train on a seeded random subset of this many images (faster)
                   device:str|torch.device=None, # where batches live; default default_device()
                   root:str|Path=None, # data folder (see get_data_root)
                   binarize:bool=False, # dynamic binarisation of the images
                  )->DataLoaders: # batches `(x, y)`: x float [B,C,H,W] in [0,1], y int64 [B]
-    "Train/valid loaders on (a subset of) a standard training set, and a test loader on its test set."
+    ("Train/valid loaders on (a subset of) a standard training set, and a test loader on its test "
+     "set.")
     x, y = load_dataset(name, train=True, root=root)
     if n_train is not None:
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_train]
         x, y = x[keep], y[keep]
-    return image_loaders(x, y, bs=bs, valid_pct=valid_pct, seed=seed, device=device, binarize=binarize,
+    return image_loaders(x, y, bs=bs, valid_pct=valid_pct, seed=seed, device=device,
+                         binarize=binarize,
                          test=load_dataset(name, train=False, root=root))
 
 # %% ../nbs/00_data.ipynb #c6efa8d9
@@ -486,8 +497,10 @@ def lowres(x:Tensor, # images [N,C,H,W], uint8 or float
            size:int=8, # output height and width
           )->Tensor: # images [N,C,size,size], same dtype as x (uint8 rounded)
     "Antialiased bilinear resize of a batch of images to `size` x `size`."
-    if x.ndim != 4: raise ValueError(f"lowres expects images [N,C,H,W]; got shape {tuple(x.shape)}.")
-    out = F.interpolate(x.float(), size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+    if x.ndim != 4:
+        raise ValueError(f"lowres expects images [N,C,H,W]; got shape {tuple(x.shape)}.")
+    out = F.interpolate(x.float(), size=(size, size), mode='bilinear', antialias=True,
+                        align_corners=False)
     return out.round().clamp(0, 255).to(torch.uint8) if x.dtype == torch.uint8 else out.to(x.dtype)
 
 # %% ../nbs/00_data.ipynb #eebaedca
@@ -504,23 +517,30 @@ def _ink(g:np.ndarray, flatten:bool)->np.ndarray:
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     paper = np.median(border) > 0.5
     if paper: g = 1 - g  # dark ink on light paper: invert
-    if flatten and paper:  # a photo of paper: subtract an estimate of the background, shadows and uneven light
+    # a photo of paper: subtract an estimate of the background, shadows and uneven light
+    if flatten and paper:
         k = max(3, (max(g.shape)//6) | 1)
-        bg = Image.fromarray(np.uint8(g*255)).filter(ImageFilter.MinFilter(k)).filter(ImageFilter.MaxFilter(k))  # an opening:
+        # an opening:
+        bg = Image.fromarray(np.uint8(g*255))
+        bg = bg.filter(ImageFilter.MinFilter(k)).filter(ImageFilter.MaxFilter(k))
         # strokes narrower than k vanish, the paper's level (shadow and all) stays
         g = g - np.asarray(bg, np.float32)/255
     else: g = g - np.median(np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]))
     g = np.clip(g, 0, None)
-    if g.max() < 0.05: raise ValueError("the image is blank: nothing stands out from its background")
-    return np.clip((g/g.max() - 0.1)/0.9, 0, 1)  # drop paper texture and noise, stretch the ink to full range
+    if g.max() < 0.05:
+        raise ValueError("the image is blank: nothing stands out from its background")
+    # drop paper texture and noise, stretch the ink to full range
+    return np.clip((g/g.max() - 0.1)/0.9, 0, 1)
 
 def _drop_edge_blobs(ink:np.ndarray)->np.ndarray:
-    "`ink` without the blobs that touch the picture's edge (a table, the paper's border), unless that is most of it."
+    ("`ink` without the blobs that touch the picture's edge (a table, the paper's border), unless "
+     "that is most of it.")
     mask, edge = ink > 0.05, np.zeros(ink.shape, bool)
     edge[[0, -1]], edge[:, [0, -1]] = mask[[0, -1]], mask[:, [0, -1]]
     while True:  # grow the edge blobs inside the mask until they stop growing
         grown = edge.copy()
-        grown[1:] |= edge[:-1]; grown[:-1] |= edge[1:]; grown[:, 1:] |= edge[:, :-1]; grown[:, :-1] |= edge[:, 1:]
+        grown[1:] |= edge[:-1]; grown[:-1] |= edge[1:]; grown[:, 1:] |= edge[:, :-1]; grown[:,
+                :-1] |= edge[:, 1:]
         grown &= mask
         if (grown == edge).all(): break
         edge = grown
@@ -528,20 +548,24 @@ def _drop_edge_blobs(ink:np.ndarray)->np.ndarray:
     return kept if kept.sum() > 0.3*ink.sum() else ink
 
 def prepare_image(img:Image.Image, # a photo, scan or drawing of one digit (or one clothing item)
-                  style:str='mnist', # 'mnist': longer side 20 px, centred by mass; 'fashion': fitted, centred
+                  style:str='mnist', # 'mnist' (20 px, centred by mass) or 'fashion' (fitted)
                   size:int=28, # the output's height and width
                  )->Image.Image: # grayscale ('L') size x size, light ink on black
-    "Make a picture look like an MNIST digit (or a Fashion-MNIST item): invert, flatten lighting, crop, scale, centre."
-    if style not in ('mnist', 'fashion'): raise ValueError(f"style must be 'mnist' or 'fashion', got {style!r}")
+    ("Make a picture look like an MNIST digit (or a Fashion-MNIST item): invert, flatten lighting, "
+     "crop, scale, centre.")
+    if style not in ('mnist', 'fashion'):
+        raise ValueError(f"style must be 'mnist' or 'fashion', got {style!r}")
     img = to_mode(img, 'L')
-    img.thumbnail((160, 160), Image.Resampling.LANCZOS)  # plenty for a 28x28 result, and fast filters
+    # plenty for a 28x28 result, and fast filters
+    img.thumbnail((160, 160), Image.Resampling.LANCZOS)
     ink = _drop_edge_blobs(_ink(np.asarray(img, np.float32)/255, flatten=style == 'mnist'))
     ys, xs = np.nonzero(ink > 0.05)
     ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     box = round(size*20/28) if style == 'mnist' else size
     h, w = ink.shape
     nh, nw = max(1, round(h*box/max(h, w))), max(1, round(w*box/max(h, w)))
-    small = np.asarray(Image.fromarray(np.uint8(ink*255)).resize((nw, nh), Image.Resampling.LANCZOS), np.float32)
+    small = np.asarray(Image.fromarray(np.uint8(ink*255)).resize((nw, nh),
+            Image.Resampling.LANCZOS), np.float32)
     if style == 'mnist':  # place the centre of mass at the centre
         yy, xx = np.mgrid[:nh, :nw]
         cy, cx = (small*yy).sum()/small.sum(), (small*xx).sum()/small.sum()
