@@ -481,7 +481,7 @@ def mnist_loaders(name:str='mnist', # 'mnist', 'fashion' or 'cifar10' (see load_
                   device:str|torch.device=None, # where batches live; default default_device()
                   root:str|Path=None, # data folder (see get_data_root)
                   binarize:bool=False, # dynamic binarisation of the images
-                 )->DataLoaders: # batches `(x, y)`: x float [B,C,H,W] in [0,1], y int64 [B]
+                 )->DataLoaders: # batches (x, y): x float [B,C,H,W] in [0,1], y int64 [B]
     ("Train/valid loaders on (a subset of) a standard training set, and a test loader on its test "
      "set.")
     x, y = load_dataset(name, train=True, root=root)

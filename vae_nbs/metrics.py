@@ -25,82 +25,104 @@ def random_subset(N:int, # how many items there are
                   n:int=None, # how many to draw; None (or n >= N) keeps all of them, in order
                   seed:int=0, # seed of the draw
                  )->Tensor: # indices into range(N), increasing
-    "A seeded random subset of `range(N)`: a quick look that samples every class, not just the first."
+    ("A seeded random subset of `range(N)`: a quick look that samples every class, not just the "
+     "first.")
     if n is None or n >= N: return torch.arange(N)
     return torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 def scoring_images(dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
                    seed:int=0, # seed of the binarisation of binary datasets and of the subset
-                   n:int=None, # a seeded random subset of n test images (see random_subset); None: all
+                   n:int=None, # a seeded random subset of n test images; None: all
                    root=None, # data folder (see get_data_root)
-                  )->Tensor: # float images [N, C, H, W]: 0 or 1 for binary datasets, k/255 for 8-bit ones
-    "The test set as a scoring protocol sees it: binarised once with a fixed seed, or 8-bit values as k/255."
-    if dataset not in PROTOCOLS: raise ValueError(f"No scoring protocol for {dataset!r}: use one of {', '.join(PROTOCOLS)}.")
+                  )->Tensor: # float images [N, C, H, W]: 0 or 1 (binary), or k/255 (8-bit)
+    ("The test set as a scoring protocol sees it: binarised once with a fixed seed, or 8-bit "
+     "values as k/255.")
+    if dataset not in PROTOCOLS:
+        raise ValueError(f"No scoring protocol for {dataset!r}: use one of {', '.join(PROTOCOLS)}.")
     x = load_dataset(dataset, train=False, root=root)[0].float()/255
-    if PROTOCOLS[dataset]['levels'] == 2: x = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+    if PROTOCOLS[dataset]['levels'] == 2:
+        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
     return x[random_subset(len(x), n, seed)]
 
 # %% ../nbs/03a_metrics.ipynb #62618fc8
 def check_scorable(model:nn.Module, # a vae_nbs model
                    dataset:str='mnist', # the dataset it is to be scored on
                   ):
-    "Raise a `ValueError` saying why `model`'s likelihood cannot score `dataset` on its protocol; pass otherwise."
-    if dataset not in PROTOCOLS: raise ValueError(f"No scoring protocol for {dataset!r}: use one of {', '.join(PROTOCOLS)}.")
+    ("Raise a `ValueError` saying why `model`'s likelihood cannot score `dataset` on its protocol; "
+     "pass otherwise.")
+    if dataset not in PROTOCOLS:
+        raise ValueError(f"No scoring protocol for {dataset!r}: use one of {', '.join(PROTOCOLS)}.")
     p, name = PROTOCOLS[dataset], repr(getattr(model, 'arch', {}).get('name', type(model).__name__))
     if not isinstance(model, BaseVAE):
-        raise ValueError(f"{name} is a plain autoencoder: it has no likelihood to score. Score a VAE, or compare "
+        raise ValueError(f"{name} is a plain autoencoder: it has no likelihood to score. Score a "
+                         "VAE, or compare "
                          "reconstructions with `reconstruction_metrics`.")
     if hasattr(model, 'n_classes'):
-        raise ValueError(f"{name} is a conditional VAE: its likelihood p(x | label) needs the label and is not comparable "
+        raise ValueError(f"{name} is a conditional VAE: its likelihood p(x | label) needs the "
+                         "label and is not comparable "
                          "with p(x). Score an unconditional VAE.")
     if tuple(model.in_shape) != tuple(model.img_shape):
-        raise ValueError(f"{name} is an upscaler: it scores a high-resolution image given a low-resolution one. "
+        raise ValueError(f"{name} is an upscaler: it scores a high-resolution image given a "
+                         "low-resolution one. "
                          "Measure upscalers with PSNR and SSIM (`evaluate_upscalers`).")
     if tuple(model.img_shape) != p['shape']:
-        raise ValueError(f"{name} models images of shape {tuple(model.img_shape)}, but {p['name']} images are {p['shape']}.")
+        raise ValueError(f"{name} models images of shape {tuple(model.img_shape)}, but {p['name']} "
+                         f"images are {p['shape']}.")
     if model.pixel_levels != p['levels']:
-        has = 'a density over [0, 1]' if model.pixel_levels is None else f"a distribution over {model.pixel_levels} values per pixel"
-        needs = ('a Bernoulli likelihood (binary pixels; train with binarisation)' if p['levels'] == 2
+        has = ('a density over [0, 1]' if model.pixel_levels is None
+               else f"a distribution over {model.pixel_levels} values per pixel")
+        needs = ('a Bernoulli likelihood (binary pixels; train with binarisation)'
+                 if p['levels'] == 2
                  else 'a discrete likelihood over the 256 values of a pixel')
-        raise ValueError(f"{name} has {has} ({model.likelihood!r} likelihood), not a probability of {p['name']}'s "
-                         f"{'binarised' if p['levels'] == 2 else '8-bit'} test images, so its number would not be comparable. "
+        raise ValueError(f"{name} has {has} ({model.likelihood!r} likelihood), not a probability "
+                         f"of {p['name']}'s "
+                         f"{'binarised' if p['levels'] == 2 else '8-bit'} test images, so its "
+                         "number would not be comparable. "
                          f"Score a model with {needs}.")
 
 # %% ../nbs/03a_metrics.ipynb #ef854861
 @torch.no_grad()
 def score(model:nn.Module, # a trained VAE whose likelihood fits dataset (see check_scorable)
           dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
-          k:int=100, # importance samples per image (papers use 1000 to 5000: slower, a little tighter)
+          k:int=100, # importance samples per image (papers use 1000 to 5000: slower, tighter)
           n:int=None, # score a seeded random subset of n test images (quick looks; papers use all)
           bs:int=100, # images per batch
           chunk:int=32, # samples decoded at once per image (memory: bs * chunk images)
           seed:int=0, # seed of the binarisation, the subset and the importance samples
           root=None, # data folder (see get_data_root)
           show:bool=True, # show a progress bar
-         )->dict: # nll and nelbo (nats per image), bits_per_dim, n, k, seconds and a one-line protocol
-    "Test-set negative log-likelihood (importance-weighted bound) and negative ELBO on `dataset`'s standard protocol."
+         )->dict: # nll and nelbo (nats per image), bits_per_dim, n, k, seconds, protocol
+    ("Test-set negative log-likelihood (importance-weighted bound) and negative ELBO on "
+     "`dataset`'s standard protocol.")
     check_scorable(model, dataset)
-    if k < 1 or bs < 1 or chunk < 1: raise ValueError(f"k, bs and chunk must be at least 1; got k={k}, bs={bs}, chunk={chunk}.")
+    if k < 1 or bs < 1 or chunk < 1:
+        raise ValueError(f"k, bs and chunk must be at least 1; got k={k}, bs={bs}, chunk={chunk}.")
     x, p = scoring_images(dataset, seed, n, root), PROTOCOLS[dataset]
     dev, was_training, start = model.device, model.training, time.perf_counter()
     model.eval()
     nll = nelbo = 0.
     devices = [dev.index or 0] if dev.type == 'cuda' else []
     try:
-        with torch.random.fork_rng(devices=devices), torch.autocast(dev.type if dev.type == 'cuda' else 'cpu', enabled=False):
+        no_autocast = torch.autocast(dev.type if dev.type == 'cuda' else 'cpu', enabled=False)
+        with torch.random.fork_rng(devices=devices), no_autocast:
             torch.manual_seed(seed)
-            for xb in progress(x.split(bs), total=math.ceil(len(x)/bs), desc=f'scoring, k={k}', show=show):
+            for xb in progress(x.split(bs), total=math.ceil(len(x)/bs), desc=f'scoring, k={k}',
+                               show=show):
                 logw = log_weights(model, xb.to(dev), k, min(chunk, k)).double()
                 nll -= (torch.logsumexp(logw, 0) - math.log(k)).sum().item()
-                nelbo -= logw.mean(0).sum().item()  # the mean of log w estimates the ELBO from the same k draws
+                # the mean of log w estimates the ELBO from the same k draws
+                nelbo -= logw.mean(0).sum().item()
     finally: model.train(was_training)
     N, D = len(x), x[0].numel()
     how = f"binarised once with seed {seed}" if p['levels'] == 2 else "8-bit values"
     drawn = '' if n is None or n >= p['test_size'] else f", drawn at random with seed {seed}"
-    protocol = (f"{p['name']} test set, {N:,} images{drawn} ({how}); -log p(x) from the importance-weighted bound with k={k} "
+    protocol = (f"{p['name']} test set, {N:,} images{drawn} ({how}); -log p(x) from the "
+                f"importance-weighted bound with k={k} "
                 f"samples per image; nats per image, bits/dim = nats / ({D} ln 2)")
-    return dict(dataset=dataset, n=N, k=k, seed=seed, nll=nll/N, nelbo=nelbo/N, bits_per_dim=nats_to_bits_per_dim(nll/N, D),
-                nelbo_bits_per_dim=nats_to_bits_per_dim(nelbo/N, D), seconds=time.perf_counter() - start, protocol=protocol)
+    return dict(dataset=dataset, n=N, k=k, seed=seed, nll=nll/N, nelbo=nelbo/N,
+                bits_per_dim=nats_to_bits_per_dim(nll/N, D),
+                nelbo_bits_per_dim=nats_to_bits_per_dim(nelbo/N, D),
+                        seconds=time.perf_counter() - start, protocol=protocol)
 
 def score_summary(res:dict # what score returns
                  )->str: # one line
@@ -113,7 +135,9 @@ def mse_per_pixel(pred:Tensor, # reconstructions [B, C, H, W], values in [0, 1]
                   target:Tensor # originals [B, C, H, W], values in [0, 1]
                  )->Tensor: # mean squared error per pixel value, per image, [B]
     "Mean squared error over each image's pixels and channels."
-    if pred.shape != target.shape: raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and {list(target.shape)}.")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and "
+                         f"{list(target.shape)}.")
     return ((pred.float() - target.float())**2).flatten(1).mean(1)
 
 def psnr(pred:Tensor, # reconstructions [B, C, H, W]
@@ -142,9 +166,12 @@ def ssim(pred:Tensor, # images [B, C, H, W], values in [0, data_range]
          k2:float=0.03 # stabilises the contrast-structure term: C2 = (k2 * data_range)^2
         )->Tensor: # mean SSIM of each image (averaged over channels and window positions), [B]
     "Structural similarity with a Gaussian window (Wang et al. 2004), per image."
-    if pred.shape != target.shape: raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and {list(target.shape)}.")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and "
+                         f"{list(target.shape)}.")
     if pred.ndim != 4 or min(pred.shape[-2:]) < win_size:
-        raise ValueError(f"ssim needs images [B, C, H, W] at least {win_size}x{win_size}; got {list(pred.shape)}. Pass a smaller `win_size`.")
+        raise ValueError(f"ssim needs images [B, C, H, W] at least {win_size}x{win_size}; got "
+                         f"{list(pred.shape)}. Pass a smaller `win_size`.")
     c = pred.shape[1]
     w = gaussian_window(win_size, sigma).to(pred.device)[None, None].expand(c, 1, -1, -1)
     x, y = pred.double(), target.double()
@@ -160,15 +187,19 @@ def r2_score(pred:Tensor, # reconstructions [N, C, H, W]
              target:Tensor # originals [N, C, H, W]
             )->float: # 1 - SSE / (squared deviation of target from its per-pixel mean image)
     "Fraction of the pixel variance across images explained by the reconstructions."
-    if pred.shape != target.shape: raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and {list(target.shape)}.")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {list(pred.shape)} and "
+                         f"{list(target.shape)}.")
     pred, target = pred.double(), target.double()
     sst = ((target - target.mean(0))**2).sum()
-    if sst == 0: raise ValueError("R^2 is undefined when all target images are identical; pass at least two different images.")
+    if sst == 0:
+        raise ValueError("R^2 is undefined when all target images are identical; pass at least two "
+                         "different images.")
     return (1 - ((pred - target)**2).sum()/sst).item()
 
 # %% ../nbs/03a_metrics.ipynb #e0344a48
 @torch.no_grad()
-def reconstruction_metrics(model:nn.Module, # any vae_nbs model with reconstruct (input and target are batch[0])
+def reconstruction_metrics(model:nn.Module, # a vae_nbs model with reconstruct; images are batch[0]
                            loader # held-out batches, e.g. dls.valid
                           )->dict: # mse (per pixel), psnr (mean over images, dB), r2
     "Mean squared error per pixel, mean PSNR and R^2 of the model's reconstructions over `loader`."
@@ -183,6 +214,8 @@ def reconstruction_metrics(model:nn.Module, # any vae_nbs model with reconstruct
         psnr_sum += psnr(rec, x).clamp(max=100).sum().item()
         sum_x, sum_x2 = sum_x + x.double().sum(0), sum_x2 + (x.double()**2).sum(0)
     model.train(was_training)
-    if n < 2: raise ValueError(f"reconstruction_metrics needs at least 2 held-out images; the loader gave {n}.")
+    if n < 2:
+        raise ValueError(f"reconstruction_metrics needs at least 2 held-out images; the loader "
+                         f"gave {n}.")
     sst = (sum_x2 - sum_x**2/n).sum().item()
     return dict(mse=sse/(n*x[0].numel()), psnr=psnr_sum/n, r2=1 - sse/sst)
