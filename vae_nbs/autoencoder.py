@@ -28,6 +28,8 @@ class LossParts(NamedTuple):
     kl: Tensor # KL(q(z|x) || p(z)); zero for a plain autoencoder
 
 # %% ../nbs/01_autoencoder.ipynb #dbd0da93
+from typing import Any
+
 MODELS = {}
 MODEL_MODULES = ('vae', 'generate', 'upscale', 'colour')
 
@@ -45,7 +47,7 @@ def _import_model_modules():
         if importlib.util.find_spec(full) is not None: importlib.import_module(full)
 
 def build_model(name:str, # a registered model name, e.g. 'vae_conv'
-                **config)->nn.Module:
+                **config:Any)->nn.Module:
     "Build the registered model `name` with keyword arguments `config` (JSON-serialisable), remembered in `.arch`."
     if name not in MODELS: _import_model_modules()
     if name not in MODELS:
