@@ -93,7 +93,7 @@ def show_images(x:Tensor, # images [N,C,H,W], uint8 or float in [0,1]
                 nrow:int=8, # images per row
                 titles:list=None, # optional title for each image
                 title:str=None, # title of the whole grid
-                ax=None, # matplotlib axes to draw into; a new figure when None
+                ax:object=None, # matplotlib axes to draw into; a new figure when None
                 figsize:tuple=None, # size of a new figure, inches
                ): # the matplotlib axes holding the grid (its figure is ax.figure)
     "Plot a grid of images (gray colour map for one channel), with optional per-image titles."

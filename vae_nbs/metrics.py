@@ -33,7 +33,7 @@ def random_subset(N:int, # how many items there are
 def scoring_images(dataset:str='mnist', # 'mnist', 'fashion' or 'cifar10'
                    seed:int=0, # seed of the binarisation of binary datasets and of the subset
                    n:int=None, # a seeded random subset of n test images; None: all
-                   root=None, # data folder (see get_data_root)
+                   root:str=None, # data folder (see get_data_root)
                   )->Tensor: # float images [N, C, H, W]: 0 or 1 (binary), or k/255 (8-bit)
     ("The test set as a scoring protocol sees it: binarised once with a fixed seed, or 8-bit "
      "values as k/255.")
@@ -89,7 +89,7 @@ def score(model:nn.Module, # a trained VAE whose likelihood fits dataset (see ch
           bs:int=100, # images per batch
           chunk:int=32, # samples decoded at once per image (memory: bs * chunk images)
           seed:int=0, # seed of the binarisation, the subset and the importance samples
-          root=None, # data folder (see get_data_root)
+          root:str=None, # data folder (see get_data_root)
           show:bool=True, # show a progress bar
          )->dict: # nll and nelbo (nats per image), bits_per_dim, n, k, seconds, protocol
     ("Test-set negative log-likelihood (importance-weighted bound) and negative ELBO on "
