@@ -9,7 +9,7 @@ __all__ = ['kl_per_dim', 'kl_divergence', 'reparameterize', 'nats_to_bits_per_di
 
 # %% ../nbs/02_vae.ipynb #cd742b8f
 import math
-from typing import Optional
+from typing import Any, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from .autoencoder import (VAEOutput, LossParts, AutoEncoder, register_model, check_shape,
@@ -52,9 +52,9 @@ def nats_to_bits_per_dim(nats, # a value (or tensor) in nats per image
 class BaseVAE(AutoEncoder):
     "A VAE from any encoder body and decoder: the base class of every VAE here."
     n_stats = 2  # the head outputs a mean and a log-variance per code dimension
-    def __init__(self, *args, # AutoEncoder's: encoder, decoder, img_shape, latent, ...
+    def __init__(self, *args:Any, # AutoEncoder's: encoder, decoder, img_shape, latent, ...
                  free_bits:float=0., # least KL charged per code dimension, nats; 0: the plain ELBO
-                 **kwargs # AutoEncoder's keyword arguments
+                 **kwargs:Any # AutoEncoder's keyword arguments
                 ):
         super().__init__(*args, **kwargs)
         if free_bits < 0:
@@ -101,7 +101,7 @@ class VAE(BaseVAE):
                  widths:tuple=(512, 256), # encoder hidden widths; the decoder mirrors them
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
                  in_shape:tuple=None, # (C, H, W) of the input images; None: img_shape
-                 **kwargs # logscale, learn_scale of AutoEncoder
+                 **kwargs:Any # logscale, learn_scale of AutoEncoder
                 ):
         widths = tuple(widths)
         super().__init__(mlp_encoder(in_shape or img_shape, widths),
@@ -121,7 +121,7 @@ class ConvVAE(BaseVAE):
                  dec_channels:tuple=None, # decoder: starting map, transposed convs; None: mirror
                  dec_strides:tuple=None, # decoder transposed conv strides (with dec_channels)
                  dec_hidden:int=None, # decoder dense layer (with dec_channels); None for none
-                 **kwargs # logscale, learn_scale of AutoEncoder
+                 **kwargs:Any # logscale, learn_scale of AutoEncoder
                 ):
         channels, strides = tuple(channels), tuple(strides)
         if dec_channels is None:
@@ -267,7 +267,7 @@ class PixelVAE(BaseVAE):
                  features:int=8, # feature maps the conv decoder hands to the pixel decoder
                  pixel_channels:int=16, # width of the masked layers
                  pixel_layers:int=2, # masked 3x3 layers
-                 **kwargs # free_bits of BaseVAE
+                 **kwargs:Any # free_bits of BaseVAE
                 ):
         if img_shape[0] != 1:
             raise ValueError(f"PixelVAE models binary one-channel images; got img_shape "
