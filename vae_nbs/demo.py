@@ -66,8 +66,8 @@ def make_demo(out='demo', # folder for the report, pictures, checkpoints and met
               upscale_epochs:int=1, # epochs of upscaler training
               n_train:int=None, # train on a random subset of this many images (faster)
               k:int=10, # importance samples per test image for the likelihood; more is tighter
-              device=None, # cuda, mps or cpu (default: the best available)
-              root=None, # data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)
+              device:str=None, # cuda, mps or cpu (default: the best available)
+              root:str=None, # data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)
               seed:int=0, # random seed
              )->Path: # the report's index.html; None when stopped by Ctrl-C
     ("Train the default MNIST VAE and an upscaler, score them; write pictures, a morph GIF, "
