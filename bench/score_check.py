@@ -49,6 +49,6 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--ckpt', default='pretrained:mnist', help='a VAE with a Bernoulli likelihood (default: pretrained:mnist)')
     p.add_argument('--k', type=int, default=100, help='importance samples per image for both estimates')
-    p.add_argument('--n', type=int, default=None, help='the first N test images only (default: all 10,000)')
+    p.add_argument('--n', type=int, default=None, help='a seeded random subset of N test images (default: all 10,000)')
     a = p.parse_args()
     main(a.ckpt, a.k, a.n)

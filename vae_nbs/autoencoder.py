@@ -18,7 +18,7 @@ class VAEOutput(NamedTuple):
     "What every model's forward pass returns."
     recon: Tensor # Bernoulli logits, or the mean image for Gaussian/MSE models, [B, C, H, W]
     mu: Tensor # code (posterior mean), [B, D]
-    logvar: Optional[Tensor] # posterior log-variance, [B, D]; None for a plain autoencoder
+    logvar: Tensor # posterior log-variance, [B, D]; None for a plain autoencoder
     z: Tensor # the code that was decoded, [B, D]
 
 class LossParts(NamedTuple):
@@ -28,6 +28,8 @@ class LossParts(NamedTuple):
     kl: Tensor # KL(q(z|x) || p(z)); zero for a plain autoencoder
 
 # %% ../nbs/01_autoencoder.ipynb #dbd0da93
+from typing import Any
+
 MODELS = {}
 MODEL_MODULES = ('vae', 'generate', 'upscale', 'colour')
 
@@ -45,9 +47,8 @@ def _import_model_modules():
         if importlib.util.find_spec(full) is not None: importlib.import_module(full)
 
 def build_model(name:str, # a registered model name, e.g. 'vae_conv'
-                **config # keyword arguments for the model (JSON-serialisable)
-               )->nn.Module:
-    "Build the registered model `name` with `config`; the result remembers both in `.arch`."
+                **config:Any)->nn.Module:
+    "Build the registered model `name` with keyword arguments `config` (JSON-serialisable), remembered in `.arch`."
     if name not in MODELS: _import_model_modules()
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}. Known models: {', '.join(sorted(MODELS))}. "
@@ -77,7 +78,8 @@ def mlp_encoder(in_shape:tuple, # (C, H, W) of the input images
                )->nn.Sequential: # images [B, C, H, W] -> features [B, widths[-1]]
     "Fully connected encoder body: flatten, then Linear+ReLU layers."
     sizes = [math.prod(in_shape), *widths]
-    return nn.Sequential(nn.Flatten(), *[m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+    return nn.Sequential(nn.Flatten(),
+            *[m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
 
 def mlp_decoder(latent:int, # code size
                 widths:tuple, # hidden layer widths, code side first (an encoder's widths reversed)
@@ -86,18 +88,22 @@ def mlp_decoder(latent:int, # code size
     "Fully connected decoder: Linear+ReLU layers, then a linear map to every pixel."
     sizes = [latent, *widths]
     layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
-    return nn.Sequential(*layers, nn.Linear(sizes[-1], math.prod(out_shape)), nn.Unflatten(1, tuple(out_shape)))
+    return nn.Sequential(*layers, nn.Linear(sizes[-1], math.prod(out_shape)),
+                         nn.Unflatten(1, tuple(out_shape)))
 
 # %% ../nbs/01_autoencoder.ipynb #7a51148d
 def conv_encoder(in_shape:tuple, # (C, H, W) of the input images
                  channels:tuple=(32, 64), # output channels of each 3x3 convolution
                  strides:tuple=(2, 2), # stride of each convolution (2 halves the size)
-                 hidden:Optional[int]=None # width of a Linear+ReLU layer after flattening; None for none
+                 hidden:int=None # width of a Linear+ReLU layer after flattening; None for none
                 )->nn.Sequential: # images [B, C, H, W] -> features [B, F]
     "Convolutional encoder body: 3x3 Conv+ReLU layers, flatten, optional dense layer."
-    if len(channels) != len(strides): raise ValueError(f"need one stride per conv layer: got {len(channels)} channels, {len(strides)} strides")
+    if len(channels) != len(strides):
+        raise ValueError(f"need one stride per conv layer: got {len(channels)} channels, "
+                         f"{len(strides)} strides")
     chans, layers = [in_shape[0], *channels], []
-    for a, b, s in zip(chans, chans[1:], strides): layers += [nn.Conv2d(a, b, 3, stride=s, padding=1), nn.ReLU()]
+    for a, b, s in zip(chans, chans[1:], strides):
+        layers += [nn.Conv2d(a, b, 3, stride=s, padding=1), nn.ReLU()]
     h, w = in_shape[1:]
     for s in strides: h, w = -(-h // s), -(-w // s)
     layers.append(nn.Flatten())
@@ -106,20 +112,24 @@ def conv_encoder(in_shape:tuple, # (C, H, W) of the input images
 
 def conv_decoder(latent:int, # code size
                  out_shape:tuple, # (C, H, W) of the output images
-                 channels:tuple=(64, 64, 32), # channels of the starting map, then of each transposed conv
+                 channels:tuple=(64, 64, 32), # starting map channels, then each transposed conv's
                  strides:tuple=(2, 2), # stride of each transposed conv (one fewer than channels)
-                 hidden:Optional[int]=None # width of a Linear+ReLU layer before the starting map; None for none
+                 hidden:int=None # width of a Linear+ReLU layer before the starting map, if any
                 )->nn.Sequential: # codes [B, latent] -> logits or means [B, C, H, W]
-    "Convolutional decoder: dense to a small map, 3x3 transposed convs up, a 3x3 conv to the output channels."
+    ("Convolutional decoder: dense to a small map, 3x3 transposed convs up, a 3x3 conv to the "
+     "output channels.")
     if len(channels) != len(strides)+1:
-        raise ValueError(f"`channels` needs one more entry than `strides` (the starting map): got {channels} and {strides}")
+        raise ValueError(f"`channels` needs one more entry than `strides` (the starting map): got "
+                         f"{channels} and {strides}")
     c, H, W = out_shape
     up = math.prod(strides)
     if H % up or W % up:
-        raise ValueError(f"output {H}x{W} is not divisible by the total stride {up}; change `strides` or the image size")
+        raise ValueError(f"output {H}x{W} is not divisible by the total stride {up}; change "
+                         "`strides` or the image size")
     h, w = H//up, W//up
     layers = [nn.Linear(latent, hidden), nn.ReLU()] if hidden else []
-    layers += [nn.Linear(hidden or latent, channels[0]*h*w), nn.ReLU(), nn.Unflatten(1, (channels[0], h, w))]
+    layers += [nn.Linear(hidden or latent, channels[0]*h*w), nn.ReLU(),
+               nn.Unflatten(1, (channels[0], h, w))]
     for a, b, s in zip(channels, channels[1:], strides):
         layers += [nn.ConvTranspose2d(a, b, 3, stride=s, padding=1, output_padding=s-1), nn.ReLU()]
     return nn.Sequential(*layers, nn.Conv2d(channels[-1], c, 3, padding=1))
@@ -129,11 +139,12 @@ def mirrored_conv_decoder(latent:int, # code size
                           out_shape:tuple, # (C, H, W) of the output images
                           channels:tuple=(32, 64), # the ENCODER's conv channels
                           strides:tuple=(2, 2), # the ENCODER's conv strides
-                          hidden:Optional[int]=None # dense layer width (as in the encoder); None for none
+                          hidden:int=None # dense layer width (as in the encoder); None for none
                          )->nn.Sequential: # codes [B, latent] -> logits or means [B, C, H, W]
     "A `conv_decoder` mirroring `conv_encoder(out_shape, channels, strides, hidden)`."
     channels = tuple(channels)
-    return conv_decoder(latent, out_shape, (*channels[::-1], channels[0]), tuple(strides)[::-1], hidden)
+    return conv_decoder(latent, out_shape, (*channels[::-1], channels[0]), tuple(strides)[::-1],
+                        hidden)
 
 # %% ../nbs/01_autoencoder.ipynb #8cbd460d
 def bernoulli_log_lik(logits:Tensor, # decoder outputs (logits), [B, C, H, W]
@@ -254,16 +265,18 @@ def mlp_autoencoder(img_shape:tuple=(1, 28, 28), # (C, H, W) of the images
                     likelihood:str='bernoulli' # 'bernoulli' or 'mse' (or 'gaussian')
                    )->AutoEncoder:
     "Fully connected plain autoencoder."
-    return AutoEncoder(mlp_encoder(img_shape, widths), mlp_decoder(latent, widths[::-1], img_shape), img_shape, latent, likelihood)
+    return AutoEncoder(mlp_encoder(img_shape, widths),
+                       mlp_decoder(latent, widths[::-1], img_shape), img_shape, latent, likelihood)
 
 @register_model('ae_conv')
 def conv_autoencoder(img_shape:tuple=(1, 28, 28), # (C, H, W) of the images
                      latent:int=16, # code size
                      channels:tuple=(32, 64), # encoder conv channels (the decoder mirrors them)
                      strides:tuple=(2, 2), # encoder conv strides
-                     hidden:Optional[int]=256, # dense layer width between convs and code; None for none
+                     hidden:int=256, # dense layer width between convs and code; None for none
                      likelihood:str='bernoulli' # 'bernoulli' or 'mse' (or 'gaussian')
                     )->AutoEncoder:
     "Convolutional plain autoencoder with a mirrored decoder."
-    return AutoEncoder(conv_encoder(img_shape, channels, strides, hidden), mirrored_conv_decoder(latent, img_shape, channels, strides, hidden),
+    return AutoEncoder(conv_encoder(img_shape, channels, strides, hidden),
+                       mirrored_conv_decoder(latent, img_shape, channels, strides, hidden),
                        img_shape, latent, likelihood)

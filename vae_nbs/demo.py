@@ -29,11 +29,13 @@ def _first_of_class(loader, label:int)->torch.Tensor:
 
 # %% ../nbs/08_demo.ipynb #8f9248d7
 _CAPTIONS = {
-    'reconstructions.png': 'Test digits (top) and their reconstructions from the posterior mean (bottom).',
+    'reconstructions.png': 'Test digits (top) and their reconstructions from the posterior mean '
+                           '(bottom).',
     'samples.png': 'New digits: codes drawn from the prior N(0, I), decoded.',
     'latent.png': "The test set's latent means, projected to 2-D with PCA and coloured by digit.",
     'morph.gif': 'A 3 morphing into a 2 along a spherical path between their codes.',
-    'upscaling.png': '8x8 inputs upscaled to 28x28: interpolation baselines, the VAE upscaler, and the originals.',
+    'upscaling.png': '8x8 inputs upscaled to 28x28: interpolation baselines, the VAE upscaler, and '
+                     'the originals.',
 }
 
 def write_report(out, # folder holding the pictures and metrics.json
@@ -41,14 +43,18 @@ def write_report(out, # folder holding the pictures and metrics.json
                 )->Path: # the index.html written
     "An `index.html` showing every picture in `out` with its caption, and the metrics."
     out = Path(out)
-    figs = ''.join(f'<figure><img src="{name}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>\n'
+    figs = ''.join(f'<figure><img src="{name}" alt="{html.escape(cap)}">'
+                   f'<figcaption>{html.escape(cap)}</figcaption></figure>\n'
                    for name, cap in _CAPTIONS.items() if (out/name).exists())
     fmt = lambda v: f'{v:.2f}' if isinstance(v, float) else str(v)
-    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(fmt(v))}</td></tr>' for k, v in metrics.items() if not isinstance(v, (list, dict)))
+    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(fmt(v))}</td></tr>'
+                   for k, v in metrics.items() if not isinstance(v, (list, dict)))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vae_nbs demo</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}} img{{max-width:100%;image-rendering:pixelated}}
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}
+img{{max-width:100%;image-rendering:pixelated}}
 figure{{margin:2em 0}} th{{text-align:left;padding-right:2em}}</style></head><body>
-<h1>vae_nbs demo</h1><p>A convolutional VAE and an upscaler trained on MNIST by <code>vae_nbs_demo</code>.</p>
+<h1>vae_nbs demo</h1>
+<p>A convolutional VAE and an upscaler trained on MNIST by <code>vae_nbs_demo</code>.</p>
 {figs}<h2>Metrics</h2><table>{rows}</table><p>Full history: <a href="metrics.json">metrics.json</a>.
 Load the model with <code>vae_nbs.load("model.pt")</code>.</p></body></html>"""
     (out/'index.html').write_text(page)
@@ -58,19 +64,23 @@ Load the model with <code>vae_nbs.load("model.pt")</code>.</p></body></html>"""
 def make_demo(out='demo', # folder for the report, pictures, checkpoints and metrics
               epochs:int=3, # epochs of VAE training
               upscale_epochs:int=1, # epochs of upscaler training
-              n_train:int|None=None, # train on a random subset of this many images (faster)
+              n_train:int=None, # train on a random subset of this many images (faster)
               k:int=10, # importance samples per test image for the likelihood; more is tighter
-              device=None, # cuda, mps or cpu (default: the best available)
-              root=None, # data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)
+              device:str=None, # cuda, mps or cpu (default: the best available)
+              root:str=None, # data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)
               seed:int=0, # random seed
-             )->Path|None: # the report's index.html; None when stopped by Ctrl-C
-    "Train the default MNIST VAE and an upscaler, score them; write pictures, a morph GIF, metrics.json and index.html into `out`."
-    out, dev, start = Path(out), torch.device(device) if device else default_device(), time.perf_counter()
+             )->Path: # the report's index.html; None when stopped by Ctrl-C
+    ("Train the default MNIST VAE and an upscaler, score them; write pictures, a morph GIF, "
+     "metrics.json and index.html into `out`.")
+    out, start = Path(out), time.perf_counter()
+    dev = torch.device(device) if device else default_device()
     out.mkdir(parents=True, exist_ok=True)
-    print(f"Training the default convolutional VAE on binarised MNIST ({dev}); writing into {out}/", flush=True)
+    print(f"Training the default convolutional VAE on binarised MNIST ({dev}); writing into {out}/",
+          flush=True)
     torch.manual_seed(seed)
     dls = mnist_loaders('mnist', n_train=n_train, device=dev, root=root, binarize=True)
-    learn = Trainer(build_model('vae_conv'), dls, lr=2e-3, one_cycle=True, warmup_epochs=1, device=dev, seed=seed,
+    learn = Trainer(build_model('vae_conv'), dls, lr=2e-3, one_cycle=True, warmup_epochs=1,
+                    device=dev, seed=seed,
                     ckpt_path=out/'model.pt')
     learn.fit(epochs)
     if learn.interrupted: return None
@@ -86,16 +96,20 @@ def make_demo(out='demo', # folder for the report, pictures, checkpoints and met
     print("Training the upscaler (8x8 -> 28x28)", flush=True)
     up = build_model('upscaler')
     up_dls = dataset_loaders('mnist', up, n_train=n_train, device=dev, root=root)
-    up_learn = Trainer(up, up_dls, lr=2e-3, one_cycle=True, device=dev, seed=seed, ckpt_path=out/'upscaler.pt')
+    up_learn = Trainer(up, up_dls, lr=2e-3, one_cycle=True, device=dev, seed=seed,
+                       ckpt_path=out/'upscaler.pt')
     up_learn.fit(upscale_epochs)
     if up_learn.interrupted: return None
     lo, hi = next(iter(up_dls.test))
     plot_upscale_comparison(up.eval(), lo, hi, path=out/'upscaling.png')
     scores = evaluate_upscalers(up_dls.test, {'vae upscaler': up})
 
-    metrics = dict(model='vae_conv', epochs=epochs, device=str(dev), minutes=round((time.perf_counter() - start) / 60, 2),
-                   test_nll=nll['nll'], test_nelbo=nll['nelbo'], bits_per_dim=nll['bits_per_dim'], k=k, protocol=nll['protocol'],
-                   upscale_psnr_bicubic=scores['bicubic']['psnr'], upscale_psnr_vae=scores['vae upscaler']['psnr'],
+    metrics = dict(model='vae_conv', epochs=epochs, device=str(dev),
+                   minutes=round((time.perf_counter() - start) / 60, 2),
+                   test_nll=nll['nll'], test_nelbo=nll['nelbo'], bits_per_dim=nll['bits_per_dim'],
+                       k=k, protocol=nll['protocol'],
+                   upscale_psnr_bicubic=scores['bicubic']['psnr'],
+                       upscale_psnr_vae=scores['vae upscaler']['psnr'],
                    history=learn.history)
     write_json(out/'metrics.json', metrics)
     page = write_report(out, metrics)
