@@ -42,6 +42,8 @@ def main():
     a = ap.parse_args()
     paths = [Path(p) for p in a.notebooks] or sorted(Path(__file__).resolve().parent.parent.glob('nbs/*.ipynb'))
     if a.inplace: os.environ['TQDM_DISABLE'] = '1'
+    # The kernel draws figures inline, as in Jupyter and Colab; MPLBACKEND=Agg (set for the tests) would leave no pictures.
+    os.environ.pop('MPLBACKEND', None)
     failed = 0
     with ThreadPoolExecutor(a.workers) as pool:
         for path, (status, secs, err) in zip(paths, pool.map(lambda p: run(p, a.inplace, a.timeout), paths)):
