@@ -66,7 +66,7 @@ class LogisticMixture:
         "The mixture's parameters; log-scales clamped to [-8, 7], coefficients squashed to (-1, 1)."
         B, _, H, W = params.shape
         C, k = self.channels, self.k
-        rest = params[:, k:].view(B, 2*C + self.n_coeffs, k, H, W)
+        rest = params[:, k:].reshape(B, 2*C + self.n_coeffs, k, H, W)
         return params[:, :k], rest[:, :C], rest[:, C:2*C].clamp(-8., 7.), torch.tanh(rest[:, 2*C:])
 
     def channel_mean(self, c:int, # channel index
@@ -159,7 +159,7 @@ def pixel_groups(x:Tensor # images [B, C, H, W], H and W even
                 )->Tensor: # [B, C, 4, H/2, W/2]
     "Each 2x2 block's four pixels as four half-size images, in order (0,0), (0,1), (1,0), (1,1)."
     B, C, H, W = x.shape
-    return F.pixel_unshuffle(x, 2).view(B, C, 4, H//2, W//2)
+    return F.pixel_unshuffle(x, 2).reshape(B, C, 4, H//2, W//2)
 
 def merge_groups(xg:Tensor # [B, C, 4, H/2, W/2], as `pixel_groups` returns
                 )->Tensor: # images [B, C, H, W]
@@ -216,7 +216,7 @@ class CodeMap(nn.Module):
 
     def forward(self, f:Tensor # feature maps [B, features, h, w]
                )->Tensor: # [B, 2*channels*h*w]: all the means, then all the log-variances
-        return self.conv(f).view(len(f), 2, -1).flatten(1)
+        return self.conv(f).reshape(len(f), 2, -1).flatten(1)
 
 class Upsample(nn.Sequential):
     "Double the size (nearest neighbour), then a 3x3 convolution."
@@ -240,7 +240,7 @@ class ColourDecoder(nn.Module):
 
     def forward(self, z:Tensor # codes [B, latent], latent = channels * H/4 * W/4
                )->list: # [features at H/2 [B, c1, H/2, W/2], features at H/4 [B, c2, H/4, W/4]]
-        f4 = self.at4(z.view(len(z), *self.map_shape))
+        f4 = self.at4(z.reshape(len(z), *self.map_shape))
         return [F.silu(self.at2(f4)), F.silu(f4)]
 
 class GroupHead(nn.Module):
@@ -342,7 +342,7 @@ def fill(self:ColourVAE, z:Tensor, # codes [B, latent]
     feats, pick = self.decoder(z), (self.pixels.sample if draw else self.pixels.mean)
     if not self.splits:
         p = self.first(feats[0])
-        p = merge_groups(p.view(len(p), 4, -1, *p.shape[-2:]).transpose(1, 2))
+        p = merge_groups(p.reshape(len(p), 4, -1, *p.shape[-2:]).transpose(1, 2))
         return p, (x if x is not None else pick(p))
     p = self.first(feats[self.splits - 1])  # the thumbnail, from the code alone
     img = None if x is not None else pick(p)
