@@ -14,7 +14,7 @@ The JPEG effect is measured on a proxy, since the original CIFAR-10 pixels are n
 the CelebA faces resized to 32x32, scored as they are and after the same JPEG encoding (predictor refitted on each
 version, two-fold), and stored by the same PNG and WebP encoders.
 
-Writes nbs/images/cifar_baselines.json. About 5 minutes on one core of a 2-core x86-64 CPU.
+Writes nbs/images/cifar_baselines.json. About 6 minutes of CPU time on one core of a 2-core x86-64 CPU.
 
     VAE_NBS_DATA=/path/to/data python bench/cifar_baselines.py
     VAE_NBS_DATA=/path/to/data python bench/cifar_baselines.py --n-test 500 --out /tmp/b.json   # a quick look
