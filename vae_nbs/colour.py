@@ -472,7 +472,7 @@ def latent_sweep(dls:DataLoaders, # training and held-out loaders
     if plot: plot_latent_sweep(results)
     return results
 
-# %% ../nbs/07_colour.ipynb #c5203304
+# %% ../nbs/07_colour.ipynb #735aec7c
 @register_model('faces_ae')
 def faces_ae(latent:int=80, # code size
              img_shape:tuple=(3, 64, 64) # (C, H, W) of the images
@@ -481,7 +481,7 @@ def faces_ae(latent:int=80, # code size
     return conv_autoencoder(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2),
                             hidden=None, likelihood='mse')
 
-# %% ../nbs/07_colour.ipynb #5e55b9f1
+# %% ../nbs/07_colour.ipynb #0f8d0fd4
 # the faces VAE under this chapter's name; the names these models had before still load old checkpoints
 faces_vae = register_model('faces_vae')(MODELS.get('faces_vae', MODELS.get('seed004_faces')))
 register_model('seed004_vae')(faces_vae)
