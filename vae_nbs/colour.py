@@ -448,7 +448,7 @@ def latent_sweep(dls:DataLoaders, # training and held-out loaders
                  lr:float=1e-3, # peak learning rate (one-cycle schedule)
                  warmup_epochs:float=0., # KL warm-up epochs
                  seed:int=0, # seed of each model's initial weights and of its training
-                 device=None, # where to train; None: default_device()
+                 device:str=None, # where to train; None: default_device()
                  plot:bool=True, # draw plot_latent_sweep of the results
                  **config # other model configuration, e.g. img_shape=(3, 28, 28)
                 )->list: # latent, loss, recon, kl, bits_per_dim (or None), mse, psnr, r2, seconds
@@ -472,7 +472,7 @@ def latent_sweep(dls:DataLoaders, # training and held-out loaders
     if plot: plot_latent_sweep(results)
     return results
 
-# %% ../nbs/07_colour.ipynb #735aec7c
+# %% ../nbs/07_colour.ipynb #7974a8ee
 @register_model('faces_ae')
 def faces_ae(latent:int=80, # code size
              img_shape:tuple=(3, 64, 64) # (C, H, W) of the images
@@ -481,7 +481,7 @@ def faces_ae(latent:int=80, # code size
     return conv_autoencoder(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2),
                             hidden=None, likelihood='mse')
 
-# %% ../nbs/07_colour.ipynb #0f8d0fd4
+# %% ../nbs/07_colour.ipynb #7d633bb4
 # the faces VAE under this chapter's name; the names these models had before still load old checkpoints
 faces_vae = register_model('faces_vae')(MODELS.get('faces_vae', MODELS.get('seed004_faces')))
 register_model('seed004_vae')(faces_vae)
