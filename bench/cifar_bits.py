@@ -91,8 +91,8 @@ if __name__ == '__main__':
     p.add_argument('--k', type=int, default=16, help='importance samples per test image')
     p.add_argument('--threads', type=int, default=2,
                    help='PyTorch threads (the chapter\'s runs used 2; use 1 when other jobs share the cores)')
-    p.add_argument('--n_train', type=int, default=None, help='a random subset of the training set (smoke tests; default all 50,000)')
-    p.add_argument('--n_test', type=int, default=None,
+    p.add_argument('--n-train', '--n_train', dest='n_train', type=int, default=None, help='a random subset of the training set (smoke tests; default all 50,000)')
+    p.add_argument('--n-test', '--n_test', dest='n_test', type=int, default=None,
                    help='score a random subset of N test images, drawn with --seed (smoke tests; default all)')
     p.add_argument('--seed', type=int, default=0, help='seed of the test subset and of the importance samples')
     p.add_argument('--figures', action='store_true', help='write the figures for a tagged run too (named with the tag)')
