@@ -14,6 +14,7 @@ from pathlib import Path
 import torch, matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
+from budget import shrink_png
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 D = 3*32*32
@@ -112,6 +113,8 @@ def main(argv=None)->int:
     fig.suptitle(f"vae_colour's decoder, pixel means; the prior trained {train_minutes:.0f} min on one core",
                  fontsize=9)
     fig.savefig(IMAGES/f'cifar_prior{tag}_samples.png', dpi=80, bbox_inches='tight')
+    plt.close(fig)
+    shrink_png(IMAGES/f'cifar_prior{tag}_samples.png')
     return 0
 
 if __name__ == '__main__':
