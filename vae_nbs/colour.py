@@ -419,7 +419,7 @@ def draw(self:ColourVAE, z:Tensor # codes [B, latent]
     "Images drawn from p(x | z): every pixel a random draw from its distribution, group by group."
     return self.fill(z, draw=True)[1]
 
-# %% ../nbs/07_colour.ipynb #91bd56f7
+# %% ../nbs/07_colour.ipynb #55467c83
 #| code-fold: true
 class MaskedConv2d(nn.Conv2d):
     "A convolution that sees only the positions before its centre in raster order (and the centre unless first)."
@@ -437,7 +437,7 @@ class MaskedConv2d(nn.Conv2d):
                )->Tensor: # [B, b, H, W]
         return F.conv2d(x, self.weight*self.mask, self.bias, padding=self.padding)
 
-# %% ../nbs/07_colour.ipynb #273d42ba
+# %% ../nbs/07_colour.ipynb #c3c3c7a4
 #| code-fold: true
 class CodePrior(nn.Module):
     "An autoregressive prior over a map of codes: each position a Gaussian given the positions before it."
@@ -547,7 +547,7 @@ def latent_sweep(dls:DataLoaders, # training and held-out loaders
     if plot: plot_latent_sweep(results)
     return results
 
-# %% ../nbs/07_colour.ipynb #6d441e49
+# %% ../nbs/07_colour.ipynb #dde0b0ce
 @register_model('faces_ae')
 def faces_ae(latent:int=80, # code size
              img_shape:tuple=(3, 64, 64) # (C, H, W) of the images
@@ -556,7 +556,7 @@ def faces_ae(latent:int=80, # code size
     return conv_autoencoder(img_shape, latent, channels=(32, 64, 128, 256), strides=(2, 2, 2, 2),
                             hidden=None, likelihood='mse')
 
-# %% ../nbs/07_colour.ipynb #15952f6f
+# %% ../nbs/07_colour.ipynb #94378a03
 # the faces VAE under this chapter's name; the names these models had before still load old checkpoints
 faces_vae = register_model('faces_vae')(MODELS.get('faces_vae', MODELS.get('seed004_faces')))
 register_model('seed004_vae')(faces_vae)
