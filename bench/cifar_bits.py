@@ -91,8 +91,10 @@ if __name__ == '__main__':
     p.add_argument('--k', type=int, default=16, help='importance samples per test image')
     p.add_argument('--threads', type=int, default=2,
                    help='PyTorch threads (the chapter\'s runs used 2; use 1 when other jobs share the cores)')
-    p.add_argument('--n_train', type=int, default=None, help='a random subset of the training set (smoke tests; default all 50,000)')
-    p.add_argument('--n_test', type=int, default=None, help='score only the first N test images (smoke tests; default all)')
+    p.add_argument('--n-train', '--n_train', dest='n_train', type=int, default=None, help='a random subset of the training set (smoke tests; default all 50,000)')
+    p.add_argument('--n-test', '--n_test', dest='n_test', type=int, default=None,
+                   help='score a random subset of N test images, drawn with --seed (smoke tests; default all)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the test subset and of the importance samples')
     p.add_argument('--figures', action='store_true', help='write the figures for a tagged run too (named with the tag)')
     p.add_argument('--tag', default='', help='suffix of the output names; figures are written only without one')
     p.add_argument('--out', default=None, help='checkpoint folder (default ~/runs/cifar_bits[_TAG])')
@@ -104,7 +106,9 @@ if __name__ == '__main__':
                    load_start=os.getloadavg())
     t0 = time.perf_counter()
     dls = mnist_loaders('cifar10', bs=args.bs, n_train=args.n_train, device='cpu')  # 45,000 / 5,000 split of the training set, seed 42; test set
-    if args.n_test: dls.test = type(dls.test)(*[t[:args.n_test] for t in dls.test.tensors], bs=args.bs, device='cpu')
+    if args.n_test:  # a seeded random subset: the test folders list the classes in order
+        pick = torch.randperm(dls.test.n, generator=torch.Generator().manual_seed(args.seed))[:args.n_test]
+        dls.test = type(dls.test)(*[t[pick] for t in dls.test.tensors], bs=args.bs, device='cpu')
     load_seconds = time.perf_counter() - t0
     config = json.loads(args.config) | ({'likelihood': args.likelihood} if args.likelihood else {})
     torch.manual_seed(0)
@@ -132,7 +136,7 @@ if __name__ == '__main__':
     model = learn.model.eval()
     t1 = time.perf_counter()
     if model.pixel_levels == 256:
-        res = score(model, 'cifar10', k=args.k, n=args.n_test, show=False)
+        res = score(model, 'cifar10', k=args.k, n=args.n_test, seed=args.seed, show=False)
         test = dict(bits_per_dim=res['bits_per_dim'], nelbo_bits_per_dim=res['nelbo_bits_per_dim'], nll=res['nll'],
                     nelbo=res['nelbo'], k=args.k, n=res['n'], protocol=res['protocol'])
     else:  # a density: its dequantised negative ELBO bounds the bits/dim of the 8-bit images from above

@@ -85,7 +85,7 @@ def paintings64_run(ae_epochs=60, vae_epochs=80):
     runs, secs_all = {}, []
     x, f = dls.valid.tensors[0][:12].float()/255, faces[:12].float()/255
     rows, frows = [('held-out paintings', x)], [('CelebA faces (never seen in training)', f)]
-    for label, name, epochs in [('AE', 'seed004_ae', ae_epochs), ('VAE', 'seed004_vae', vae_epochs)]:
+    for label, name, epochs in [('AE', 'faces_ae', ae_epochs), ('VAE', 'faces_vae', vae_epochs)]:
         model, secs = train(name, dls, epochs)
         secs_all.append(secs)
         what = '363 landscape paintings, 64x64'
