@@ -43,13 +43,13 @@ def figures(name:str, model, n:int|None)->dict:
     r = evaluate(model, test)
     return dict(n=n or dls.test.n, test_nelbo=r['loss'], note='negative ELBO of the grey-level test digits given their labels')
 
-def finetune(start, out:Path, r:dict, epochs:int, lr:float, device:str):
+def finetune(start, out:Path, r:dict, epochs:int, lr:float, device:str, config:dict|None=None):
     "Carry on training the weights in `start` with recipe `r`'s data and model settings (the model's current defaults)."
     ckpt = out/'model.pt'
     torch.manual_seed(0)
     if ckpt.exists(): model = load(ckpt, device)  # dataset_loaders only reads its shapes
     else:
-        model = build_model(r['model'], **(r['config'] or {}))  # today's defaults, e.g. the mix of downsamplings
+        model = build_model(r['model'], **(r['config'] or {}), **(config or {}))  # today's defaults, e.g. the mix of downsamplings
         model.load_state_dict(load(start, device).state_dict())
     dls = dataset_loaders(r['dataset'], model, bs=r['bs'], binarize=r['binarize'], device=device)
     opts = dict(lr=lr, one_cycle=True, seed=0, meta=dict(dataset=r['dataset'], bs=r['bs'], binarize=r['binarize'], start=str(start)))
@@ -64,6 +64,8 @@ def main():
     ap.add_argument('--device', default='cpu', help='where to train (the shipped figures were made on a CPU)')
     ap.add_argument('--start', metavar='CKPT', help='fine-tune the weights in CKPT (one model name only) instead of training from scratch')
     ap.add_argument('--epochs', type=int, help='with --start: epochs of fine-tuning (default: the recipe\'s)')
+    ap.add_argument('--downsamplings', nargs='+', metavar='HOW', help='with --start, for the upscaler: the ways of shrinking to '
+                    'train on, drawn uniformly per image (repeat one to draw it more often); default: the model\'s')
     ap.add_argument('--lr', type=float, help='with --start: peak learning rate of the one-cycle fine-tuning (default: the recipe\'s)')
     a = ap.parse_args()
     card_path = WEIGHTS/'pretrained.json'
@@ -75,8 +77,10 @@ def main():
         if a.start:
             if len(a.names) != 1: ap.error('--start fine-tunes one model: name it, e.g. `upscaler --start FILE`')
             epochs, lr = a.epochs or r['epochs'], a.lr or r['lr']
-            finetune(a.start, out, r, epochs, lr, a.device)
+            config = dict(downsamplings=a.downsamplings) if a.downsamplings else {}
+            finetune(a.start, out, r, epochs, lr, a.device, config)
             command = f'python tools/make_pretrained.py {name} --start START.pt --epochs {epochs} --lr {lr:g}'
+            if a.downsamplings: command += ' --downsamplings ' + ' '.join(a.downsamplings)
         else:
             run_training(out, dataset=r['dataset'], model=r['model'], config=r['config'], epochs=r['epochs'], bs=r['bs'],
                          lr=r['lr'], one_cycle=r['one_cycle'], warmup_epochs=r['warmup_epochs'], binarize=r['binarize'],
