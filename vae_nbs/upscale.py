@@ -56,18 +56,18 @@ DOWNSAMPLINGS = ('lowres', 'box', 'bicubic', 'lanczos')
 _PIL_FILTERS = {'box': Image.BOX, 'bicubic': Image.BICUBIC, 'lanczos': Image.LANCZOS}
 
 def downsample(x:Tensor, # images [N, C, H, W]: uint8, or floats in [0, 1]
-               how:str='lowres', # 'lowres' (antialiased bilinear), or Pillow's 'box', 'bicubic' or 'lanczos'
+               how:str='lowres', # 'lowres' (bilinear), or Pillow's 'box', 'bicubic' or 'lanczos'
                size:int=8, # output height and width
               )->Tensor: # images [N, C, size, size], rounded to 256 levels, same dtype as x
     "Shrink images one of four common ways, rounded to 8-bit levels as a saved image would be."
-    if how not in DOWNSAMPLINGS: raise ValueError(f"how must be one of {DOWNSAMPLINGS}; got {how!r}.")
+    if how not in DOWNSAMPLINGS: raise ValueError(f"how must be one of {DOWNSAMPLINGS}; got {how!r}")
     u8 = x.dtype == torch.uint8
     xi = x if u8 else (x.float()*255).round().clamp(0, 255).to(torch.uint8)
     if how == 'lowres': out = lowres(xi, size)
     else:
-        f = _PIL_FILTERS[how]
-        out = torch.from_numpy(np.stack([[np.asarray(Image.fromarray(c).resize((size, size), f)) for c in img]
-                                         for img in xi.cpu().numpy()]).reshape(len(xi), xi.shape[1], size, size)).to(x.device)
+        f, a = _PIL_FILTERS[how], xi.cpu().numpy()
+        small = [np.asarray(Image.fromarray(c).resize((size, size), f)) for img in a for c in img]
+        out = torch.from_numpy(np.stack(small).reshape(len(xi), xi.shape[1], size, size)).to(x.device)
     return out if u8 else out.to(x.dtype)/255
 
 def mixed_downsample(x:Tensor, # images [N, C, H, W]: uint8, or floats in [0, 1]
@@ -202,7 +202,7 @@ class ConditionalUpscaler(UpscalingVAE):
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
                  in_shape:tuple=(1, 8, 8), # (C, h, w) of the low-res images
                  free_bits:float=0., # KL charged at least this many nats per code dimension
-                 downsamplings:tuple=(), # in training, re-make each low-res input from its original by one of these ways
+                 downsamplings:tuple=(), # in training, re-make each low-res input one of these ways
                 ):
         enc_shape = (img_shape[0] + in_shape[0], *img_shape[1:])
         super().__init__(encoder, decoder, img_shape, latent, likelihood, enc_shape, free_bits=free_bits)
@@ -230,7 +230,8 @@ class ConditionalUpscaler(UpscalingVAE):
         "Negative conditional ELBO, a bound on -log p(x_high | x_low) (batch means, nats per image)."
         if len(batch) < 2: raise ValueError("an upscaler trains on (lowres, highres) batches; use `upscale_loaders`.")
         lo, hi = batch[:2]
-        if self.training and self.downsamplings: lo = mixed_downsample(hi, self.downsamplings, self.in_shape[-1])
+        if self.training and self.downsamplings:  # a new low-res input, made a way drawn per image
+            lo = mixed_downsample(hi, self.downsamplings, self.in_shape[-1])
         return self.loss_parts(self(lo, hi), hi, beta)
 
     @torch.no_grad()
@@ -259,7 +260,7 @@ def upscaler(size:int=8, # height and width of the low-res inputs
              cond:int=32, # channels of the decoder's low-res features
              likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
              free_bits:float=0.25, # KL floor per code dimension, nats: keeps the code in use
-             downsamplings:tuple=DOWNSAMPLINGS, # ways of shrinking it trains on, one drawn per image; () keeps the loader's
+             downsamplings:tuple=DOWNSAMPLINGS, # ways of shrinking to train on; (): the loader's inputs
             )->ConditionalUpscaler:
     "The improved upscaler: a conditional VAE with a 16-D code and a decoder that reads the low-res image at every scale."
     in_shape, img_shape = (1, size, size), (1, img_size, img_size)
@@ -307,21 +308,23 @@ def evaluate_downsamplings(model, # a trained upscaler
                            reference:str='bicubic', # the interpolation to compare with
                            bs:int=500, # batch size
                           )->dict: # how -> {'model': dict(psnr, ssim), reference: dict(psnr, ssim)}
-    "Mean PSNR and SSIM of `model` and of `reference` interpolation on `highres` shrunk each way of `hows`."
+    "Mean PSNR and SSIM of `model` and of `reference` interpolation on `highres` shrunk each way."
     size = model.in_shape[-1]
-    return {how: evaluate_upscalers(TensorLoader(downsample(highres, how, size), highres, bs=bs, device='cpu'),
-                                    {'model': model}, (reference,)) for how in hows}
+    loader = lambda how: TensorLoader(downsample(highres, how, size), highres, bs=bs, device='cpu')
+    return {how: evaluate_upscalers(loader(how), {'model': model}, (reference,)) for how in hows}
 
-def downsampling_table(per_way:dict, # how -> {name: dict(psnr, ssim)}, as evaluate_downsamplings returns
+def downsampling_table(per_way:dict, # how -> {name: dict(psnr, ssim)}, as evaluate_downsamplings
                        reference:str='bicubic', # the column other PSNRs are compared with
                       )->str: # a Markdown table
-    "Markdown table: one row per way of making the low-res inputs, each method's PSNR, and its gain over `reference`."
+    "Markdown table: one row per way of shrinking, each method's PSNR and its gain over `reference`."
     names = [k for k in next(iter(per_way.values())) if k != reference]
-    head = ["how the 8x8 was made", *[f"{k} (dB)" for k in names], f"{reference} (dB)", *[f"{k} - {reference} (dB)" for k in names]]
+    head = ["how the 8x8 was made", *[f"{k} (dB)" for k in names], f"{reference} (dB)",
+            *[f"{k} - {reference} (dB)" for k in names]]
     rows = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|'*(len(head) - 1)]
     for how, r in per_way.items():
         ref = r[reference]['psnr']
-        cells = [how, *[f"{r[k]['psnr']:.2f}" for k in names], f"{ref:.2f}", *[f"{r[k]['psnr'] - ref:+.2f}" for k in names]]
+        cells = [how, *[f"{r[k]['psnr']:.2f}" for k in names], f"{ref:.2f}",
+                 *[f"{r[k]['psnr'] - ref:+.2f}" for k in names]]
         rows.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(rows)
 
@@ -357,11 +360,11 @@ def plot_upscale_comparison(models, # a trained upscaler, or a dict name -> upsc
 @torch.no_grad()
 def plot_downsamplings(model, # a trained upscaler
                        highres:Tensor, # original images [B, 1, H, W], uint8 or floats in [0, 1]
-                       hows:tuple=DOWNSAMPLINGS, # the ways of making the low-res inputs: one column each
+                       hows:tuple=DOWNSAMPLINGS, # the ways of shrinking: one column each
                        n:int=1, # images per panel
                        path=None, # save the figure here (PNG) and close it, when given
                       ): # the matplotlib figure
-    "Columns: each way of shrinking; rows: the low-res input, bicubic, the model, the original, with PSNRs."
+    "Columns: each way of shrinking; rows: the 8x8 input, bicubic, the model, the original, with PSNRs."
     import matplotlib.pyplot as plt
     model.eval()
     hi = highres[:n]
@@ -373,7 +376,8 @@ def plot_downsamplings(model, # a trained upscaler
                 ('upscaler', model.reconstruct(lo.to(model.device)).cpu()), ('original', hi)]
         for i, (name, imgs) in enumerate(rows):
             db = f' {psnr(imgs, hi).mean():.1f} dB' if name in ('bicubic', 'upscaler') else ''
-            show_images(imgs, nrow=n, ax=axs[i, j]); axs[i, j].set_title(f'{how}: {name}{db}', fontsize=10)
+            show_images(imgs, nrow=n, ax=axs[i, j])
+            axs[i, j].set_title(f'{how}: {name}{db}', fontsize=10)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=80); plt.close(fig)
@@ -423,11 +427,11 @@ def _strip(images:Tensor # grayscale images [N, 1, H, W] in [0, 1]
 
 def read_lowres(path, # an image file (any format Pillow reads)
                 size:int=8, # height and width the model reads
-                prepare:str='mnist', # 'mnist' or 'fashion': how a bigger picture is prepared; None: never
+                prepare:str='mnist', # 'mnist' or 'fashion': how to prepare a bigger picture; None: don't
                )->Tensor: # image [1, 1, size, size], float in [0, 1]
-    "Read an image file as the model's low-res input: a small one as it is, a bigger one prepared, then reduced."
+    "Read an image file as the model's low-res input: a small one as it is, a bigger one prepared and reduced."
     img = open_image(path, 'L')
-    small = img.size[0] <= size and img.size[1] <= size  # already a low-res digit: preparing it would only cost detail
+    small = img.size[0] <= size and img.size[1] <= size  # already a low-res digit: preparing costs detail
     if prepare and not small: img = prepare_image(img, prepare)
     x = torch.from_numpy(np.asarray(img, np.uint8).copy()).view(1, 1, img.size[1], img.size[0])
     if img.size == (size, size): return x.float()/255
@@ -447,7 +451,7 @@ def upscale_file(image, # input image file
                  out, # output PNG file
                  samples:int=0, # also write this many sampled upscalings beside the deterministic one
                  device=None, # where to run a checkpoint's model; default: the best available
-                 prepare:str='mnist', # how a picture bigger than 8x8 is prepared (see read_lowres); None: never
+                 prepare:str='mnist', # how to prepare a picture bigger than 8x8 (read_lowres); None: don't
                 )->Path: # the file written
     "Upscale one image file with a trained upscaler and write a PNG with `atomic_write`."
     if isinstance(model, (str, Path)): model = load(model, device)
