@@ -154,7 +154,7 @@ def gaussian_log_lik(mean:Tensor, # decoder outputs (mean image), [B, C, H, W]
 # %% ../nbs/01_autoencoder.ipynb #928f5ae1
 import functools
 
-def as_images(x, # images [B, C, H, W]: float in [0, 1], uint8 in [0, 255] (as the datasets hold them), an array or a list
+def as_images(x, # images [B, C, H, W]: float in [0, 1] or uint8 in [0, 255]; a tensor, array or list
               dtype:torch.dtype=torch.float32, # the dtype the model computes in
              )->Tensor: # float images in [0, 1], of `dtype`
     "Images as every model takes them: uint8 scaled by 1/255 as the loaders scale it; other floats, arrays and lists converted."

@@ -53,7 +53,7 @@ def _unwrap(model:nn.Module)->nn.Module:
 # %% ../nbs/03b_checkpoints.ipynb #b5225419
 def save_checkpoint(path, # file to write, e.g. runs/mnist/model.pt
                     model:nn.Module, # a model built by build_model (it carries model.arch)
-                    optimizer=None, # its optimiser, to resume training
+                    optimizer:torch.optim.Optimizer=None, # its optimiser, to resume training
                     history:list=None, # per-epoch metrics
                     epoch:int=0, # epochs completed
                     trainer:dict=None, # the trainer's settings, to resume with the same ones
@@ -170,7 +170,7 @@ def _model_from_checkpoint(ckpt:dict, path)->nn.Module:
 
 # %% ../nbs/03b_checkpoints.ipynb #81316eb5
 def load(path, # a checkpoint file, or 'pretrained:NAME' for a model shipped with vae_nbs
-         device=None, # where to put the model; defaults to default_device()
+         device:str=None, # where to put the model; defaults to default_device()
         )->nn.Module: # the trained model, in eval mode
     "Load a trained model from a checkpoint file."
     path = resolve_checkpoint(path)
@@ -217,7 +217,7 @@ def resolve_checkpoint(spec # a checkpoint path, or 'pretrained:NAME'
     return pretrained_path(spec[len(PRETRAINED_PREFIX):]) if spec.startswith(PRETRAINED_PREFIX) else Path(spec).expanduser()
 
 def pretrained(name:str='mnist', # 'mnist', 'mnist2d', 'fashion2d', 'upscaler' or 'cvae' (see PRETRAINED)
-               device=None, # where to put the model; defaults to default_device()
+               device:str=None, # where to put the model; defaults to default_device()
               )->nn.Module: # the model, in eval mode
     "A small trained model shipped with vae_nbs, ready to use."
     return load(pretrained_path(name), device)

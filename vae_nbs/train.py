@@ -51,7 +51,7 @@ def _autocast(device:torch.device, enabled:bool=True):
 @torch.no_grad()
 def evaluate(model:nn.Module, # any vae_nbs model
              loader, # an iterable of batches, e.g. a TensorLoader
-             device=None, # where to compute; defaults to the model's device
+             device:str=None, # where to compute; defaults to the model's device
             )->dict: # mean loss (negative ELBO), recon and kl in nats per image
     "Negative ELBO, reconstruction and KL of `model` over all of `loader`, with beta = 1, in full precision."
     device = device or next(model.parameters()).device
@@ -97,8 +97,8 @@ def one_cycle_lr(step:int, # optimiser steps taken so far
 
 # %% ../nbs/03_train.ipynb #933fe3a4
 def progress(iterable, # what to iterate over
-             total:int|None=None, # its length, when len does not know it
-             desc:str|None=None, # label in front of the bar
+             total:int=None, # its length, when len does not know it
+             desc:str=None, # label in front of the bar
              show:bool=True, # False: no bar at all
             ):
     "A tqdm bar that disappears when done: a widget in notebooks, text on a terminal, nothing in a log file."
@@ -193,13 +193,13 @@ class Trainer:
                  one_cycle:bool=False, # one-cycle learning-rate schedule over the whole run
                  beta:float=1.0, # KL weight (1 is the true ELBO)
                  warmup_epochs:float=0, # epochs of linear KL warm-up from 0 to beta
-                 clip:float|None=None, # clip gradients to this global norm
-                 device=None, # where to train; defaults to default_device() (CUDA, then MPS, then CPU)
+                 clip:float=None, # clip gradients to this global norm
+                 device:str=None, # where to train; defaults to default_device() (CUDA, then MPS, then CPU)
                  seed:int=0, # seed of each epoch's randomness
-                 ckpt_path=None, # write a checkpoint here after every epoch
+                 ckpt_path:str=None, # write a checkpoint here after every epoch
                  progress:bool=True, # show a progress bar and one line of metrics per epoch
                  plot:bool=False, # draw a live loss plot (in notebooks)
-                 meta:dict|None=None, # anything else checkpoints should remember, e.g. the data settings
+                 meta:dict=None, # anything else checkpoints should remember, e.g. the data settings
                 ):
         for name, v, ok in [('lr', lr, lr > 0), ('beta', beta, beta >= 0), ('warmup_epochs', warmup_epochs, warmup_epochs >= 0),
                             ('clip', clip, clip is None or clip > 0)]:
@@ -225,7 +225,7 @@ class Trainer:
 
 # %% ../nbs/03_train.ipynb #f0e8c089
 @patch
-def save(self:Trainer, path=None, # file to write; default: the trainer's ckpt_path
+def save(self:Trainer, path:str=None, # file to write; default: the trainer's ckpt_path
         )->Path: # the path written
     "Write a checkpoint of model, optimiser, history and epoch to `path` (default: `ckpt_path`)."
     return save_checkpoint(path or self.ckpt_path, self.model, self.opt, self.history, self.epoch, self.settings)
@@ -367,7 +367,7 @@ def resume(cls:Trainer, path, # checkpoint written by a Trainer (or vae_nbs_trai
 
 # %% ../nbs/03_train.ipynb #da283860
 def plot_history(history:list, # Trainer.history, or metrics.json's "history"
-                 ax=None, # axes to draw on; a new figure when None
+                 ax:object=None, # axes to draw on; a new figure when None
                 ):
     "Training and validation negative ELBO per epoch, in nats per image."
     import matplotlib.pyplot as plt
@@ -412,11 +412,11 @@ def _gray(x:torch.Tensor)->torch.Tensor:
 def dataset_loaders(dataset:str, # mnist, fashion, cifar10 or a folder of images
                     model:nn.Module, # the model to feed: its in_shape and img_shape set the image sizes
                     bs:int=128, # batch size
-                    n_train:int|None=None, # a random subset of this many training images
+                    n_train:int=None, # a random subset of this many training images
                     binarize:bool=False, # dynamic binarisation
                     seed:int=42, # seed of the subset and the split
-                    device=None, # where batches live
-                    root=None, # data root (default: get_data_root())
+                    device:str=None, # where batches live
+                    root:str=None, # data root (default: get_data_root())
                    )->DataLoaders:
     "Training, validation (and test) loaders of `dataset`, shaped for `model`."
     pairs = tuple(model.in_shape[1:]) != tuple(model.img_shape[1:])  # an upscaler: downsized inputs, original targets
@@ -479,20 +479,20 @@ def check_enough_images(dls:DataLoaders, # as dataset_loaders makes them
 def run_training(out, # output folder: model.pt (every epoch), then metrics.json and pictures
                  dataset:str='mnist', # 'mnist', 'fashion', 'cifar10' or a folder of images
                  model:str='vae_conv', # registered model name
-                 config:dict|None=None, # model configuration, e.g. {'latent': 16}
+                 config:dict=None, # model configuration, e.g. {'latent': 16}
                  epochs:int=10, # train until this many epochs are complete
                  bs:int=128, # batch size
                  lr:float=1e-3, # (peak) learning rate
                  beta:float=1.0, # KL weight
                  warmup_epochs:float=0, # epochs of KL warm-up
                  one_cycle:bool=False, # one-cycle learning-rate schedule
-                 clip:float|None=None, # clip gradients to this norm
+                 clip:float=None, # clip gradients to this norm
                  binarize:bool=False, # dynamic binarisation of the images
-                 n_train:int|None=None, # a random subset of this many training images
-                 device=None, # where to train (default: the best available)
+                 n_train:int=None, # a random subset of this many training images
+                 device:str=None, # where to train (default: the best available)
                  resume:bool=False, # carry on from OUT/model.pt when it exists
                  seed:int=0, # random seed
-                 root=None, # data folder (default: get_data_root())
+                 root:str=None, # data folder (default: get_data_root())
                  progress:bool=True, # progress bars and one line per epoch
                 )->Trainer: # the trainer; interrupted says whether Ctrl-C stopped it
     "Train or resume a model on a dataset: what `vae_nbs_train` runs, on one process or under torchrun."
