@@ -481,9 +481,11 @@ def _demo(a)->int:
     "The body of `vae_nbs_demo`."
     out = _writable_folder(Path(a.out).expanduser(), '--out')
     from vae_nbs.demo import make_demo
-    page = make_demo(out, epochs=a.epochs, upscale_epochs=a.upscale_epochs, n_train=a.n_train, k=a.k,
-                     device=_torch_device(a.device), root=a.data_root, seed=a.seed)
-    if page is None: return 130
+    from vae_nbs.train import stop_signals, _STOP
+    with stop_signals():  # SIGTERM and SIGHUP stop its training as Ctrl-C does
+        page = make_demo(out, epochs=a.epochs, upscale_epochs=a.upscale_epochs, n_train=a.n_train, k=a.k,
+                         device=_torch_device(a.device), root=a.data_root, seed=a.seed)
+    if page is None: return 128 + (_STOP['received'] or signal.SIGINT)
 
 def demo_main(argv:list=None, # the arguments (default: the command line)
               )->int: # the exit status

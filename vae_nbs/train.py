@@ -131,10 +131,11 @@ class StopSignal(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
 
-_STOP = dict(holding=False, pending=None)
+_STOP = dict(holding=False, pending=None, received=None)  # received: the last signal, for exit statuses
 
 def _raise_stop(signum:int, frame=None):
     "The handler `stop_signals` installs: raise `StopSignal`, or keep it for later while a file is being written."
+    _STOP['received'] = signum
     if _STOP['holding']: _STOP['pending'] = signum; return
     raise StopSignal(signum)
 
