@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODELS', 'MODEL_MODULES', 'LIKELIHOODS', 'VAEOutput', 'LossParts', 'register_model', 'build_model', 'check_shape',
            'mlp_encoder', 'mlp_decoder', 'conv_encoder', 'conv_decoder', 'mirrored_conv_decoder', 'bernoulli_log_lik',
-           'gaussian_log_lik', 'AutoEncoder', 'mlp_autoencoder', 'conv_autoencoder']
+           'gaussian_log_lik', 'as_images', 'AutoEncoder', 'mlp_autoencoder', 'conv_autoencoder']
 
 # %% ../nbs/01_ae.ipynb #6224b96e
 import importlib, importlib.util, json, math
@@ -162,12 +162,47 @@ def gaussian_log_lik(mean:Tensor, # decoder outputs (mean image), [B, C, H, W]
     ll = -0.5*((x - mean)*torch.exp(-logscale))**2 - logscale - 0.5*math.log(2*math.pi)
     return ll.flatten(1).sum(1)
 
+# %% ../nbs/01_ae.ipynb #928f5ae1
+import functools
+
+def as_images(x, # images [B, C, H, W]: float in [0, 1] or uint8 in [0, 255]; a tensor, array or list
+              dtype:torch.dtype=torch.float32, # the dtype the model computes in
+             )->Tensor: # float images in [0, 1], of `dtype`
+    "Images as every model takes them: uint8 scaled by 1/255 as the loaders scale it; other floats, arrays and lists converted."
+    if not isinstance(x, Tensor):
+        try: x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"expected images as a tensor [B, C, H, W] (float in [0, 1] or uint8 in [0, 255]), "
+                            f"received {type(x).__name__}") from None
+    if x.dtype == torch.uint8: return x.to(dtype) / 255
+    if x.dtype == torch.bool: return x.to(dtype)
+    if not x.is_floating_point():
+        raise TypeError(f"expected float images in [0, 1] or uint8 images in [0, 255], received {x.dtype}; "
+                        "convert with x.float() / 255 (8-bit values) or x.float() (values already in [0, 1])")
+    return x if x.dtype == dtype else x.to(dtype)
+
+def _take_images(cls):
+    "Let the `encode`, `forward` and `reconstruct` that `cls` defines take images as `as_images` does."
+    for name in ('encode', 'forward', 'reconstruct'):
+        f = cls.__dict__.get(name)
+        if f is None or getattr(f, '_takes_images', False): continue
+        @functools.wraps(f)
+        def method(self, x, *args, _f=f, **kwargs):
+            return _f(self, as_images(x, next(self.parameters()).dtype), *args, **kwargs)
+        method._takes_images = True
+        setattr(cls, name, method)
+
+
 # %% ../nbs/01_ae.ipynb #bf40d675
 LIKELIHOODS = ('bernoulli', 'gaussian', 'mse')
 
 class AutoEncoder(nn.Module):
     "Plain autoencoder, and the base class holding the interface every model shares."
     n_stats = 1  # linear-head outputs per code dimension: the code itself
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _take_images(cls)  # every model takes uint8, float64 and list inputs the same way
+
     def __init__(self, encoder:nn.Module, # body: images [B, *in_shape] -> features [B, F]
                  decoder:nn.Module, # codes [B, latent] -> logits or means [B, *img_shape]
                  img_shape:tuple, # (C, H, W) of the output images
@@ -256,6 +291,9 @@ class AutoEncoder(nn.Module):
               )->Tensor: # images in [0, 1], [n, *img_shape]
         "Decode `n` codes drawn from N(0, temperature^2 I)."
         return self.to_image(self.decode(torch.randn(n, self.latent, device=self.device)*temperature))
+
+_take_images(AutoEncoder)
+
 
 # %% ../nbs/01_ae.ipynb #040f0d98
 @register_model('ae_mlp')
