@@ -365,7 +365,7 @@ def score_parser()->Parser:
     p.add_argument('--ckpt', required=True, help="checkpoint of a VAE (DIR/model.pt from vae_nbs_train), or pretrained:mnist")
     p.add_argument('--dataset', choices=['mnist', 'fashion', 'cifar10'], default='mnist', help="test set and protocol (default: mnist)")
     p.add_argument('--k', type=number(int, 1, 100_000), default=100, help="importance samples per image; papers use 1000 to 5000, which takes longer (default: 100)")
-    p.add_argument('--n', type=number(int, 1, 10**8), metavar='N', help="score only the first N test images (a quick look; papers use all)")
+    p.add_argument('--n', type=number(int, 1, 10**8), metavar='N', help="score a seeded random subset of N test images (a quick look; papers use all)")
     p.add_argument('--bs', type=number(int, 1, 1_000_000), default=100, help="images per batch (default: 100)")
     p.add_argument('--seed', type=number(int, 0, SEED_MAX), default=0, help="seed of the binarisation and the samples (default: 0)")
     p.add_argument('--json', metavar='FILE', help="also write the results to this JSON file")
@@ -438,8 +438,9 @@ def upscale_parser()->Parser:
     "The command line of `vae_nbs_upscale`."
     p = Parser('vae_nbs_upscale', "Upscale an image of a digit with a trained VAE upscaler (8x8 to 28x28) and write a PNG.",
                "  vae_nbs_upscale digit.png --ckpt pretrained:upscaler -o big.png\n"
-               "  vae_nbs_upscale tiny8x8.png --ckpt runs/upscaler/model.pt -o big.png --samples 4 --no-prepare")
-    p.add_argument('image', metavar='IMAGE', help="input image file (any size; prepared like an MNIST digit, then reduced to the model's input size)")
+               "  vae_nbs_upscale tiny8x8.png --ckpt runs/upscaler/model.pt -o big.png --samples 4")
+    p.add_argument('image', metavar='IMAGE', help="input image file: an image no bigger than the model's input (8x8) is read "
+                   "as a low-res digit as it is; a bigger picture is prepared like an MNIST digit (see --style), then reduced")
     p.add_argument('--ckpt', required=True, help="checkpoint of an upscaler (vae_nbs_train --model upscaler), or pretrained:upscaler")
     p.add_argument('-o', '--out', default='upscaled.png', metavar='FILE.png', help="PNG to write (default: upscaled.png)")
     p.add_argument('--samples', type=number(int, 0, 64), default=0, help="also write this many sampled upscalings beside the deterministic one (default: 0)")
