@@ -31,6 +31,10 @@ def get_data_root(root:str|Path=None, # explicit data folder; overrides everythi
 # %% ../nbs/00_data.ipynb #352f542e
 class DatasetUnavailable(RuntimeError):
     "A dataset's files are missing and could not be downloaded; the message says how to fix it."
+    def __init__(self,
+                 message:str, # what is missing, where to put it, and how to point vae_nbs at it
+                ):
+        super().__init__(message)
 
 MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',

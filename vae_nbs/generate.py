@@ -26,17 +26,17 @@ def seeded(seed:int, # seed for torch's global random number generators
         torch.manual_seed(seed)
         yield
 
-def show_samples(model, # a trained VAE (anything with `sample(n, temperature)`)
-                 temperatures=(0.5, 1.0, 1.5), # one row of samples per temperature
+def show_samples(model, # a trained VAE (anything with a sample(n, temperature) method)
+                 temperatures:tuple=(0.5, 1.0, 1.5), # one row of samples per temperature
                  n:int=12, # samples per row
                  seed:int=0, # the same seed for every row, so columns share their noise
                  title:str='Samples from the prior', # figure title
-                 **sample_kw, # passed to `model.sample` (e.g. `y` for a conditional VAE)
+                 y:int|Tensor=None, # conditional VAEs only: the class (an int) or classes (a tensor [n]) to draw
                 ):
     "A grid of prior samples: one row per temperature, columns sharing the same noise."
     fig, axs = plt.subplots(len(temperatures), 1, figsize=(1.0*n, 1.25*len(temperatures)+0.4), dpi=80, squeeze=False)
     for ax, t in zip(axs[:, 0], temperatures):
-        with seeded(seed): x = model.sample(n, temperature=t, **sample_kw)
+        with seeded(seed): x = model.sample(n, temperature=t, **({} if y is None else dict(y=y)))
         show_images(x.cpu(), nrow=n, ax=ax, title=f'temperature {t}')
     fig.suptitle(title)
     fig.tight_layout()
@@ -55,8 +55,8 @@ def pca(z:Tensor, # points [N, D]
 # %% ../nbs/04_generate.ipynb #6e6ad22a
 def plot_latent(z:Tensor, # latent codes [N, D]; D > 2 is projected by pca
                 y:Tensor, # class index of each code [N]
-                classes:list, # class names, indexed by `y`
-                ax=None, # axes to draw into; a new figure when None
+                classes:list, # class names, indexed by y
+                ax:object=None, # axes to draw into; a new figure when None
                 title:str='Latent means of the test set', # axes title
                 max_points:int=3000, # plot at most this many points (a seeded random subset)
                ):
@@ -85,7 +85,7 @@ def grid_coords(n:int=20, # points per axis
 def show_latent_grid(model, # a trained VAE with a 2-D latent
                      n:int=20, # images per axis
                      lim:float=None, # decode the box [-lim, lim]^2; None: Gaussian quantiles
-                     ax=None, # axes to draw into; a new figure when None
+                     ax:object=None, # axes to draw into; a new figure when None
                      title:str=None, # axes title; a description of the grid by default
                     ):
     "Decode an n x n grid of 2-D codes and show it with the code coordinates on the axes."
@@ -153,11 +153,13 @@ class ConditionalVAE(ConvVAE):
                  strides:tuple=(2, 2), # encoder conv strides
                  hidden:int=512, # dense layer width between convs and code
                  likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
-                 **kwargs, # more `ConvVAE` options
+                 logscale:float=-2.0, # initial (or fixed) log std of the 'gaussian' likelihood
+                 learn_scale:bool=True, # learn logscale for 'gaussian' (else keep it fixed)
                 ):
         c, h, w = img_shape
         enc_shape = (c + n_classes, h, w)  # what the encoder reads: the image and its label planes
-        super().__init__(img_shape, latent, channels, strides, hidden, likelihood, in_shape=enc_shape, **kwargs)
+        super().__init__(img_shape, latent, channels, strides, hidden, likelihood, in_shape=enc_shape,
+                         logscale=logscale, learn_scale=learn_scale)
         self.in_shape, self.enc_shape = tuple(img_shape), enc_shape  # the model reads whole images (and labels)
         self.n_classes = n_classes
         first = self.decoder[0]  # the decoder's first layer reads the code; widen it to read the label too

@@ -26,18 +26,18 @@ def _path_weights(t, z:Tensor)->Tensor:
     return t.reshape(t.shape + (1,)*z.dim())
 
 def lerp(z0:Tensor, # start code(s), [..., D]
-         z1:Tensor, # end code(s), same shape as `z0`
+         z1:Tensor, # end code(s), same shape as z0
          t, # a fraction in [0, 1], or a 1-D tensor of T fractions
-        )->Tensor: # codes on the straight line: shape of `z0`, or [T, *z0.shape] for T fractions
+        )->Tensor: # codes on the straight line: shape of z0, or [T, *z0.shape] for T fractions
     "Linear interpolation `(1-t) z0 + t z1` between two codes."
     t = _path_weights(t, z0)
     return (1-t)*z0 + t*z1
 
 def slerp(z0:Tensor, # start code(s), [..., D]
-          z1:Tensor, # end code(s), same shape as `z0`
+          z1:Tensor, # end code(s), same shape as z0
           t, # a fraction in [0, 1], or a 1-D tensor of T fractions
           eps:float=1e-6, # below this sin(angle) the directions count as parallel and lerp is used
-         )->Tensor: # codes on the path: shape of `z0`, or [T, *z0.shape] for T fractions
+         )->Tensor: # codes on the path: shape of z0, or [T, *z0.shape] for T fractions
     "Spherical interpolation: the direction moves along the great circle, the norm changes linearly."
     t = _path_weights(t, z0)
     n0, n1 = z0.norm(dim=-1, keepdim=True), z1.norm(dim=-1, keepdim=True)
@@ -51,10 +51,10 @@ def slerp(z0:Tensor, # start code(s), [..., D]
     return ((1-t)*n0 + t*n1) * (w0*u0 + w1*u1)
 
 # %% ../nbs/05_morph.ipynb #160a487c
-def encode_images(model, # a trained VAE (any model with `encode(x)->(mu, logvar)`)
+def encode_images(model, # a trained VAE (any model whose encode(x) returns (mu, logvar))
                   x:Tensor, # images [B, C, H, W] (float in [0, 1] or uint8)
                   sample:bool=False, # draw z ~ q(z|x) instead of taking the posterior mean
-                  seed:int=0, # seed of the draw when `sample`
+                  seed:int=0, # seed of the draw when sample is True
                  )->Tensor: # latent codes, [B, latent]
     "Latent codes of images: posterior means by default, one seeded posterior draw on request."
     p = next(model.parameters())
@@ -69,11 +69,11 @@ PATHS = {'lerp': lerp, 'slerp': slerp}
 
 def morph_frames(model, # a trained VAE
                  start:Tensor, # start image [C, H, W] (float in [0, 1] or uint8)
-                 end:Tensor, # end image, same shape as `start`
+                 end:Tensor, # end image, same shape as start
                  n_frames:int=25, # number of images on the path, both ends included
                  method:str='slerp', # path between the codes: 'slerp' or 'lerp'
                  sample:bool=False, # encode the ends by posterior draws instead of posterior means
-                 seed:int=0, # seed of the draws when `sample`
+                 seed:int=0, # seed of the draws when sample is True
                 )->Tensor: # decoded images [n_frames, C, H, W] in [0, 1]
     "Decode `n_frames` evenly spaced codes on a path from the code of `start` to the code of `end`."
     if method not in PATHS: raise ValueError(f"method={method!r} is unknown; use one of {list(PATHS)}")
@@ -123,7 +123,7 @@ def morph_gif(model, # a trained VAE
               scale:int=4, # integer pixel scale
               method:str='slerp', # 'slerp' or 'lerp'
               sample:bool=False, # encode the ends by posterior draws instead of posterior means
-              seed:int=0, # seed of the draws when `sample`
+              seed:int=0, # seed of the draws when sample is True
               boomerang:bool=False, # play forwards then backwards
              )->Tensor: # the frames [n_frames, C, H, W] in [0, 1]
     "Morph `start` into `end` through the latent space and write the frames as a GIF at `path`."
@@ -134,8 +134,8 @@ def morph_gif(model, # a trained VAE
 def show_morph(frames:Tensor, # images [T, C, H, W] in [0, 1]
                n:int=10, # frames to show, evenly spaced (first and last included)
                title:str=None, # figure title
-               figsize=None, # matplotlib figure size; default from `n`
-               ax=None, # axes to draw into; a new figure when None
+               figsize:tuple=None, # matplotlib figure size, inches; default from n
+               ax:object=None, # axes to draw into; a new figure when None
               ):
     "A strip of `n` evenly spaced frames of a morph, for pages where a GIF does not animate."
     idx = torch.linspace(0, len(frames)-1, min(n, len(frames))).round().long()
@@ -162,8 +162,8 @@ def conform_image(im:Image.Image, # any Pillow image
 
 def read_image(spec:str, # an image file, or a dataset index such as 'mnist:123' or 'fashion:train:7'
                img_shape:tuple, # the model's (C, H, W)
-               prepare:str|None='mnist', # files for a 1x28x28 model: prepared as 'mnist' or 'fashion'
-               root=None, # data folder; default: $VAE_NBS_DATA or ~/.cache/vae_nbs
+               prepare:str='mnist', # files for a 1x28x28 model: prepared as 'mnist' or 'fashion'; None: as they are
+               root:str=None, # data folder; default: $VAE_NBS_DATA or ~/.cache/vae_nbs
               )->Tensor: # float image [C, H, W] in [0, 1]
     "Load one image for a morph from a file or a dataset index, in the model's shape."
     spec = str(spec)
@@ -194,9 +194,9 @@ def morph_files(start:str, # START image file or dataset index ('mnist:123', 'fa
                 end:str, # END image file or dataset index
                 model, # a loaded model, a checkpoint file from vae_nbs_train, or 'pretrained:mnist'
                 out:str='morph.gif', # GIF to write
-                prepare:str|None='mnist', # how image files are prepared (see read_image)
-                device=None, # torch device for a checkpoint; default: the best available
-                **kwargs, # options of `morph_gif`: n_frames, duration, loop, scale, method, sample, seed, boomerang
+                prepare:str='mnist', # how image files are prepared (see read_image); None: as they are
+                device:str=None, # torch device for a checkpoint; default: the best available
+                **kwargs, # options of morph_gif: n_frames, duration, loop, scale, method, sample, seed, boomerang
                )->Path: # the written GIF
     "Morph two images (files or dataset indices) through a model and write the GIF."
     if isinstance(model, (str, Path)): model = load(model, device=device or default_device())

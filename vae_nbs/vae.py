@@ -37,7 +37,7 @@ def kl_divergence(mu:Tensor, # posterior means, [B, D]
 def reparameterize(mu:Tensor, # posterior means, [B, D]
                    logvar:Tensor # posterior log-variances, [B, D]
                   )->Tensor: # one sample z ~ N(mu, exp(logvar)) per row, [B, D]
-    ("Differentiable sample `mu + exp(logvar/2) * eps`, with `eps ~ N(0, I)`, from a diagonal "
+    ("Differentiable sample `mu + exp(logvar/2) × eps`, with `eps ~ N(0, I)`, from a diagonal "
      "Gaussian.")
     return mu + (0.5*logvar).exp()*torch.randn_like(mu)
 
