@@ -518,14 +518,14 @@ def plot_latent_sweep(results:list, # what latent_sweep returns
 
 def latent_sweep(dls:DataLoaders, # training and held-out loaders
                  latents:list, # code sizes to try, e.g. [64, 128, 512]
-                 name:str='vae_colour', # model built as build_model(name, latent=..., **config)
+                 name:str='vae_colour', # registered model, built by build_model with latent and config
                  epochs:int=10, # epochs per model
                  lr:float=1e-3, # peak learning rate (one-cycle schedule)
                  warmup_epochs:float=0., # KL warm-up epochs
                  seed:int=0, # seed of each model's initial weights and of its training
                  device:str=None, # where to train; None: default_device()
                  plot:bool=True, # draw plot_latent_sweep of the results
-                 **config # other model configuration, e.g. img_shape=(3, 28, 28)
+                 config:dict=None, # other model configuration, e.g. dict(img_shape=(3, 28, 28))
                 )->list: # latent, loss, recon, kl, bits_per_dim (or None), mse, psnr, r2, seconds
     "Train one model per code size with the shared `Trainer` and score each on `dls.valid`."
     if not latents:
@@ -533,7 +533,7 @@ def latent_sweep(dls:DataLoaders, # training and held-out loaders
     results = []
     for latent in latents:
         torch.manual_seed(seed)
-        model = build_model(name, latent=latent, **config)
+        model = build_model(name, latent=latent, **(config or {}))
         start = time.perf_counter()
         learn = Trainer(model, dls, lr=lr, one_cycle=True, warmup_epochs=warmup_epochs, seed=seed,
                         device=device, progress=False)

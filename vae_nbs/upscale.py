@@ -28,10 +28,10 @@ def upscale_loaders(name:str='mnist', # 'mnist' or 'fashion'
                     bs:int=128, # batch size
                     valid_pct:float=0.1, # fraction of the training set held out for validation
                     seed:int=42, # seed of the subset, the split and the shuffling
-                    n_train:int|None=None, # use a seeded random subset of this many training images (fast tests)
-                    device=None, # where batches live; default: the best available
-                    root=None, # data folder; default: $VAE_NBS_DATA or ~/.cache/vae_nbs
-                   )->DataLoaders: # batches `(lowres, highres)`: floats in [0, 1], [B,1,size,size] and [B,1,28,28]
+                    n_train:int=None, # use a seeded random subset of this many training images (fast tests)
+                    device:str=None, # where batches live; default: the best available
+                    root:str=None, # data folder; default: $VAE_NBS_DATA or ~/.cache/vae_nbs
+                   )->DataLoaders: # batches (lowres, highres): floats in [0, 1], [B,1,size,size] and [B,1,28,28]
     "Train/valid/test loaders of (low-res, original) image pairs from MNIST or Fashion-MNIST."
     x, _ = load_mnist(name, train=True, root=root)
     if n_train is not None: x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_train]]
@@ -73,7 +73,7 @@ def downsample(x:Tensor, # images [N, C, H, W]: uint8, or floats in [0, 1]
 def mixed_downsample(x:Tensor, # images [N, C, H, W]: uint8, or floats in [0, 1]
                      hows:tuple=DOWNSAMPLINGS, # the ways to choose from, one at random per image
                      size:int=8, # output height and width
-                     generator=None, # a torch.Generator for the choices; default: the global one
+                     generator:torch.Generator=None, # random generator for the choices; default: the global one
                     )->Tensor: # images [N, C, size, size], same dtype as x
     "Shrink each image by a way drawn at random from `hows`."
     pick = torch.randint(len(hows), (len(x),), generator=generator)
@@ -127,7 +127,7 @@ class UpscalingVAE(BaseVAE):
     def conditioned(self)->bool: return isinstance(self.decoder, ConditionedDecoder)
 
     def decode(self, z:Tensor, # codes [B, latent]
-               lowres:Tensor|None=None # low-res images [B, *in_shape] for a conditioned decoder; None: a blank image
+               lowres:Tensor=None # low-res images [B, *in_shape] for a conditioned decoder; None: a blank image
               )->Tensor: # logits or mean images [B, *img_shape]
         "Decoder p(x_high | z), or p(x_high | z, x_low) when the decoder reads the low-res image."
         check_shape(z, (self.latent,), 'codes')
@@ -170,7 +170,7 @@ class UpscalingVAE(BaseVAE):
     @torch.no_grad()
     def sample(self, n:int, # number of images
                temperature:float=1.0, # scale of the codes' standard deviation
-               lowres:Tensor|None=None # condition for a conditioned decoder: [n, *in_shape] or [1, *in_shape]; None: blank
+               lowres:Tensor=None # condition for a conditioned decoder: [n, *in_shape] or [1, *in_shape]; None: blank
               )->Tensor: # images in [0, 1], [n, *img_shape]
         "Decode `n` codes drawn from the prior N(0, temperature^2 I)."
         z = torch.randn(n, self.latent, device=self.device)*temperature
@@ -270,8 +270,8 @@ def upscaler(size:int=8, # height and width of the low-res inputs
 
 # %% ../nbs/06_upscale.ipynb #bff37976
 @torch.no_grad()
-def evaluate_upscalers(loader, # batches (lowres, highres), e.g. `upscale_loaders().test`
-                       models:dict|None=None, # name -> trained upscaler (anything with `reconstruct(lowres)`)
+def evaluate_upscalers(loader, # batches (lowres, highres), e.g. upscale_loaders().test
+                       models:dict=None, # name -> trained upscaler (anything with a reconstruct(lowres) method)
                        baselines:tuple=BASELINES # interpolation modes to include
                       )->dict: # name -> dict(psnr=mean dB, ssim=mean SSIM)
     "Mean PSNR and SSIM of interpolation baselines and trained upscalers over every image of `loader`."
@@ -335,7 +335,7 @@ def plot_upscale_comparison(models, # a trained upscaler, or a dict name -> upsc
                             highres:Tensor, # their originals [B, 1, H, W]
                             n:int=8, # images to show
                             baselines:tuple=BASELINES, # interpolation modes to show
-                            path=None, # save the figure here (PNG) and close it, when given
+                            path:str=None, # save the figure here (PNG) and close it, when given
                            ): # the matplotlib figure
     "Rows: the low-res input, each baseline, each model, the original."
     import matplotlib.pyplot as plt
@@ -362,7 +362,7 @@ def plot_downsamplings(model, # a trained upscaler
                        highres:Tensor, # original images [B, 1, H, W], uint8 or floats in [0, 1]
                        hows:tuple=DOWNSAMPLINGS, # the ways of shrinking: one column each
                        n:int=1, # images per panel
-                       path=None, # save the figure here (PNG) and close it, when given
+                       path:str=None, # save the figure here (PNG) and close it, when given
                       ): # the matplotlib figure
     "Columns: each way of shrinking; rows: the 8x8 input, bicubic, the model, the original, with PSNRs."
     import matplotlib.pyplot as plt
@@ -390,7 +390,7 @@ def plot_upscale_samples(model, # a trained upscaler
                          n_samples:int=6, # sampled upscalings per image
                          n:int=6, # images to show (one row each)
                          temperature:float=1.0, # scale of the posterior standard deviation
-                         path=None, # save the figure here (PNG) and close it, when given
+                         path:str=None, # save the figure here (PNG) and close it, when given
                         ): # the matplotlib figure
     "Per image: the input, the posterior-mean upscaling, sampled upscalings, and their per-pixel standard deviation."
     import matplotlib.pyplot as plt
@@ -450,7 +450,7 @@ def upscale_file(image, # input image file
                  model, # an upscaler, its checkpoint file, or 'pretrained:upscaler'
                  out, # output PNG file
                  samples:int=0, # also write this many sampled upscalings beside the deterministic one
-                 device=None, # where to run a checkpoint's model; default: the best available
+                 device:str=None, # where to run a checkpoint's model; default: the best available
                  prepare:str='mnist', # how to prepare a picture bigger than 8x8 (read_lowres); None: don't
                 )->Path: # the file written
     "Upscale one image file with a trained upscaler and write a PNG with `atomic_write`."
