@@ -103,7 +103,7 @@ def sweep_run(latents=(64, 128, 256, 512, 1024), n_train=10_000, epochs=2, confi
     config = config or {'recon_warmup': 140}  # the squared-error warm-up over the first epoch (140 batches)
     dls = mnist_loaders('cifar10', bs=64, n_train=n_train, device='cpu')  # 90% to train, 10% held out
     start = time.perf_counter()
-    res = latent_sweep(dls, list(latents), epochs=epochs, warmup_epochs=1, device='cpu', plot=False, **config)
+    res = latent_sweep(dls, list(latents), epochs=epochs, warmup_epochs=1, device='cpu', plot=False, config=config)
     minutes = (time.perf_counter() - start)/60
     fig = plot_latent_sweep(res, f"vae_colour on CIFAR-10 (re-encoded JPEGs): {epochs} epochs of {dls.train.n:,} images "
                                  f"per code size, {dls.valid.n:,} held out; {minutes:.0f} min in all, {HARDWARE}")
