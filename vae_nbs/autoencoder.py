@@ -167,7 +167,7 @@ import functools
 
 def as_images(x, # images [B, C, H, W]: float in [0, 1] or uint8 in [0, 255]; a tensor, array or list
               dtype:torch.dtype=torch.float32, # the dtype the model computes in
-             )->Tensor: # float images in [0, 1], of `dtype`
+             )->Tensor: # float images in [0, 1], in the given dtype
     "Images as every model takes them: uint8 scaled by 1/255 as the loaders scale it; other floats, arrays and lists converted."
     if not isinstance(x, Tensor):
         try: x = torch.as_tensor(x)

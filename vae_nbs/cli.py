@@ -26,7 +26,7 @@ SEED_MAX = 2**32 - 1  # torch.manual_seed and the per-epoch seeds stay within 64
 def number(kind=int, # int or float
            lo:float=None, # smallest value allowed
            hi:float=None, # largest value allowed
-           above:bool=False, # `lo` itself is not allowed (strictly greater)
+           above:bool=False, # lo itself is not allowed (strictly greater)
           ):
     "An argparse `type` that checks the range, with a message that says what is allowed."
     what = 'a whole number' if kind is int else 'a number'
@@ -119,7 +119,7 @@ class Parser(argparse.ArgumentParser):
         return {flags[t.split('=')[0]] for t in args if t.split('=')[0] in flags}
 
     def run(self, body, # called with the parsed arguments; returns an exit status (None: 0)
-            argv:list=None, # the arguments (default: `sys.argv[1:]`)
+            argv:list=None, # the arguments (default: sys.argv[1:])
            )->int: # the exit status: 0 done, 1 failed, 2 usage error, 130 interrupted
         "Parse, run `body`, and turn any error into one line on stderr and the conventional exit status."
         args = self.parse_args(argv)  # argparse itself exits 2 on a usage error, 0 after --help
@@ -230,7 +230,7 @@ def _load_model(spec:str, device, check=None, flag:str='--ckpt'):
         except ValueError as e: raise UsageError(f"{flag} {spec}: {_line(e)}") from None
     return model
 
-# %% ../nbs/09_cli.ipynb #b54c92fb
+# %% ../nbs/09_cli.ipynb #ae9b2bad
 def train_parser()->Parser:
     "The command line of `vae_nbs_train`."
     p = Parser('vae_nbs_train', "Train a vae_nbs model; write model.pt (every epoch), metrics.json and pictures into --out.",
@@ -354,7 +354,7 @@ def train_main(argv:list=None, # the arguments (default: the command line)
     "Entry point of `vae_nbs_train`."
     return train_parser().run(_train, argv)
 
-# %% ../nbs/09_cli.ipynb #919582ae
+# %% ../nbs/09_cli.ipynb #0935e511
 def score_parser()->Parser:
     "The command line of `vae_nbs_score`."
     p = Parser('vae_nbs_score', "Score a trained VAE on a test set in the literature's terms: negative log-likelihood "
@@ -373,6 +373,7 @@ def score_parser()->Parser:
     p.add_argument('--data-root', metavar='DIR', help="data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)")
     return p
 
+# %% ../nbs/09_cli.ipynb #d620d224
 def _score(a)->int:
     "The body of `vae_nbs_score`."
     js = _output_file(a.json, '--json', ('.json',)) if a.json else None
@@ -394,7 +395,7 @@ def score_main(argv:list=None, # the arguments (default: the command line)
     "Entry point of `vae_nbs_score`."
     return score_parser().run(_score, argv)
 
-# %% ../nbs/09_cli.ipynb #06666d58
+# %% ../nbs/09_cli.ipynb #730ab082
 def morph_parser()->Parser:
     "The command line of `vae_nbs_morph`."
     p = Parser('vae_nbs_morph', "Morph one image into another through a trained VAE's latent space and write an animated GIF.",
@@ -417,6 +418,7 @@ def morph_parser()->Parser:
     p.add_device()
     return p
 
+# %% ../nbs/09_cli.ipynb #9020eda4
 def _morph(a)->int:
     "The body of `vae_nbs_morph`."
     out = _output_file(a.out, '-o', ('.gif',))
@@ -433,7 +435,7 @@ def morph_main(argv:list=None, # the arguments (default: the command line)
     "Entry point of `vae_nbs_morph`."
     return morph_parser().run(_morph, argv)
 
-# %% ../nbs/09_cli.ipynb #fd97fc7d
+# %% ../nbs/09_cli.ipynb #fd3da899
 def upscale_parser()->Parser:
     "The command line of `vae_nbs_upscale`."
     p = Parser('vae_nbs_upscale', "Upscale an image of a digit with a trained VAE upscaler (8x8 to 28x28) and write a PNG.",
@@ -448,6 +450,7 @@ def upscale_parser()->Parser:
     p.add_device()
     return p
 
+# %% ../nbs/09_cli.ipynb #35fcf696
 def _upscale(a)->int:
     "The body of `vae_nbs_upscale`."
     out = _output_file(a.out, '-o', ('.png',))
@@ -461,7 +464,7 @@ def upscale_main(argv:list=None, # the arguments (default: the command line)
     "Entry point of `vae_nbs_upscale`."
     return upscale_parser().run(_upscale, argv)
 
-# %% ../nbs/09_cli.ipynb #b4875cde
+# %% ../nbs/09_cli.ipynb #88fa862c
 def demo_parser()->Parser:
     "The command line of `vae_nbs_demo`."
     p = Parser('vae_nbs_demo', "Train a VAE and an upscaler on MNIST, score them, and write pictures, a morph GIF, "
@@ -478,6 +481,7 @@ def demo_parser()->Parser:
     p.add_argument('--seed', type=number(int, 0, SEED_MAX), default=0, help="random seed (default: 0)")
     return p
 
+# %% ../nbs/09_cli.ipynb #8e5b2968
 def _demo(a)->int:
     "The body of `vae_nbs_demo`."
     out = _writable_folder(Path(a.out).expanduser(), '--out')

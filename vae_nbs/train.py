@@ -139,6 +139,7 @@ def _raise_stop(signum:int, frame=None):
     if _STOP['holding']: _STOP['pending'] = signum; return
     raise StopSignal(signum)
 
+# %% ../nbs/03_train.ipynb #67c0b421
 @contextmanager
 def hold_stop_signals():
     "Hold SIGTERM and SIGHUP (when `stop_signals` handles them) until the block ends, e.g. while a checkpoint is written."
@@ -160,7 +161,6 @@ def stop_signals():
     try: yield
     finally:
         for s, h in old.items(): signal.signal(s, h)
-
 
 # %% ../nbs/03_train.ipynb #31ebac11
 class _LossModule(nn.Module):
@@ -354,13 +354,26 @@ def fit(self:Trainer, epochs:int, # train until this many epochs are complete in
 @patch(cls_method=True)
 def resume(cls:Trainer, path, # checkpoint written by a Trainer (or vae_nbs_train)
            dls:DataLoaders, # the same data the run was started with
-           **kwargs, # override saved settings, or pass device, progress, plot, opt_func
-          )->Trainer: # a trainer at the checkpoint's epoch; call `fit(total_epochs)` to carry on
+           device:str=None, # where to train; defaults to default_device() (CUDA, then MPS, then CPU)
+           progress:bool=True, # show a progress bar and one line of metrics per epoch
+           plot:bool=False, # draw a live loss plot (in notebooks)
+           opt_func:type=None, # optimiser class; None: the Trainer's default, Adam
+           lr:float=None, # new peak learning rate; None: the saved one
+           one_cycle:bool=None, # one-cycle schedule or not; None: as saved
+           beta:float=None, # new KL weight; None: the saved one
+           warmup_epochs:float=None, # new KL warm-up length; None: the saved one
+           clip:float=None, # new gradient-norm clip; None: the saved one
+           seed:int=None, # new seed; None: the saved one
+           meta:dict=None, # new notes for checkpoints; None: the saved ones
+          )->Trainer: # a trainer at the checkpoint's epoch; call its fit with the total epochs to carry on
     "A `Trainer` that carries on from a checkpoint: same model, optimiser state, history and settings."
     ckpt = load_checkpoint(path)
     model = _model_from_checkpoint(ckpt, path)
     settings = {k: v for k, v in ckpt['trainer'].items() if k != 'total_epochs'}
-    learn = cls(model, dls, **{**settings, 'ckpt_path': path, **kwargs})
+    new = dict(lr=lr, one_cycle=one_cycle, beta=beta, warmup_epochs=warmup_epochs, clip=clip, seed=seed, meta=meta)
+    settings.update({k: v for k, v in new.items() if v is not None})
+    if opt_func is not None: settings['opt_func'] = opt_func
+    learn = cls(model, dls, **settings, ckpt_path=path, device=device, progress=progress, plot=plot)
     if ckpt['optimizer'] is not None: learn.opt.load_state_dict(ckpt['optimizer'])
     learn.history, learn.epoch = ckpt['history'], ckpt['epoch']
     learn.step = learn.epoch * len(dls.train)
