@@ -21,7 +21,7 @@ def _line(e:BaseException)->str:
     "An exception's message on one line."
     return ' '.join(str(e).split()) or type(e).__name__
 
-SEED_MAX = 2**32 - 1  # torch.manual_seed and the per-epoch seeds stay within 64 bits
+SEED_MAX = 2**32 - 1  # the largest --seed: a 32-bit number, as NumPy takes
 
 def number(kind=int, # int or float
            lo:float=None, # smallest value allowed
