@@ -399,21 +399,14 @@ QUARTO_OPTION = re.compile(r'^#\|\s*([\w-]+)\s*:\s*(\S+)\s*$')
 # that a paragraph holding only a linked image with alt text is a figure too (pandoc alone makes figures of
 # unlinked images only): the Colab badge written in markdown becomes a figure captioned "Open In Colab".
 QUARTO_LUA = r"""
-local function matches(fmt)
-  if fmt == nil then return nil end
-  for f in string.gmatch(fmt, "[^%s,]+") do
-    if f == "html" or f == "html5" or f == "html:js" then return true end
-  end
-  return false
-end
 function Div(el)
   if el.classes:includes("content-visible") then
-    local w, u = matches(el.attributes["when-format"]), matches(el.attributes["unless-format"])
+    local w, u = is_html(el.attributes["when-format"]), is_html(el.attributes["unless-format"])
     if w == false or u == true then return {} end
     return el.content
   end
   if el.classes:includes("content-hidden") then
-    local w, u = matches(el.attributes["when-format"]), matches(el.attributes["unless-format"])
+    local w, u = is_html(el.attributes["when-format"]), is_html(el.attributes["unless-format"])
     if w == true or u == false then return {} end
     return el.content
   end
@@ -524,13 +517,19 @@ def page_markdown(nb, img_dir):
     return fm, '\n\n'.join(parts) + '\n'
 
 
+def _quarto_lua()->str:
+    "The Lua filter above, after make_readme's `is_html` (one reading of Quarto's format conditions for both tools)."
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import make_readme
+    return make_readme.LUA_IS_HTML + QUARTO_LUA
+
 def render_page(nb, page, katex_dir, pandoc, site_css, column):
     "Write `page` (HTML) for a processed notebook as the Quarto site lays it out."
     img_dir = page.parent/f'{page.stem}_files'
     img_dir.mkdir(exist_ok=True)
     fm, md = page_markdown(nb, img_dir)
     lua = page.parent/'quarto_like.lua'
-    if not lua.exists(): lua.write_text(QUARTO_LUA)
+    if not lua.exists(): lua.write_text(_quarto_lua())
     r = subprocess.run([pandoc, '--from', 'markdown', '--to', 'html5', '--section-divs', '--mathjax',
                         '--lua-filter', str(lua), '--wrap', 'none'], input=md, capture_output=True, text=True,
                        encoding='utf-8')

@@ -45,11 +45,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Quarto's gfm output for an image in a link, and for a figure (see the module docstring).
-LUA_FILTER = r"""
--- Quarto's conditional content, the markdown branch: `::: {.content-visible when-format="html"}` (the site's
--- own pictures) is left out of README.md, `::: {.content-visible unless-format="html"}` (absolute links that
--- work on GitHub) is kept, without the div around it.
+# Whether a Quarto `when-format`/`unless-format` value names html (nil when absent); check_site.py uses it too.
+LUA_IS_HTML = r"""
 local function is_html(fmt)
   if fmt == nil then return nil end
   for f in string.gmatch(fmt, "[^%s,]+") do
@@ -57,6 +54,13 @@ local function is_html(fmt)
   end
   return false
 end
+"""
+
+# Quarto's gfm output for an image in a link, and for a figure (see the module docstring).
+LUA_FILTER = LUA_IS_HTML + r"""
+-- Quarto's conditional content, the markdown branch: `::: {.content-visible when-format="html"}` (the site's
+-- own pictures) is left out of README.md, `::: {.content-visible unless-format="html"}` (absolute links that
+-- work on GitHub) is kept, without the div around it.
 function Div(el)
   local visible = el.classes:includes("content-visible")
   if not (visible or el.classes:includes("content-hidden")) then return nil end
