@@ -25,8 +25,7 @@ def random_subset(N:int, # how many items there are
                   n:int=None, # how many to draw; None (or n >= N) keeps all of them, in order
                   seed:int=0, # seed of the draw
                  )->Tensor: # indices into range(N), increasing
-    ("A seeded random subset of `range(N)`: a quick look that samples every class, not just the "
-     "first.")
+    "A seeded random subset of `range(N)`: a quick look that samples every class."
     if n is None or n >= N: return torch.arange(N)
     return torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
