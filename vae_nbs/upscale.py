@@ -90,7 +90,9 @@ class ConditionedDecoder(nn.Module):
                  img_shape:tuple, # (C, H, W) of the output images
                  in_shape:tuple, # (C, h, w) of the low-res images it is conditioned on
                  channels:tuple=(64, 32, 16), # channels of each stage; each stage doubles the size
-                 cond:int=32 # channels of the features computed from the low-res image
+                 cond:int=32, # channels of the features computed from the low-res image
+                 cond_layers:int=2, # convolutions computing those features
+                 mix_layers:int=1, # convolutions at each stage, mixing the stage with the features
                 ):
         super().__init__()
         c, H, W = img_shape
@@ -100,10 +102,11 @@ class ConditionedDecoder(nn.Module):
         self.sizes = [(H >> (n_up - i), W >> (n_up - i)) for i in range(n_up + 1)]
         h, w = self.sizes[0]
         self.start = nn.Sequential(nn.Linear(latent, channels[0]*h*w), nn.ReLU(), nn.Unflatten(1, (channels[0], h, w)))
-        self.features = nn.Sequential(nn.Conv2d(in_shape[0], cond, 3, padding=1), nn.ReLU(),
-                                      nn.Conv2d(cond, cond, 3, padding=1), nn.ReLU())
+        def convs(a, b, n): # n 3x3 convolutions with ReLUs, a -> b channels
+            return nn.Sequential(*[l for i in range(n) for l in (nn.Conv2d(a if i == 0 else b, b, 3, padding=1), nn.ReLU())])
+        self.features = convs(in_shape[0], cond, cond_layers)
         k = cond + in_shape[0]
-        self.mix = nn.ModuleList(nn.Sequential(nn.Conv2d(a + k, a, 3, padding=1), nn.ReLU()) for a in channels)
+        self.mix = nn.ModuleList(convs(a + k, a, mix_layers) for a in channels)
         self.up = nn.ModuleList(nn.Sequential(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1), nn.ReLU())
                                 for a, b in zip(channels, channels[1:]))
         self.out = nn.Conv2d(channels[-1], c, 3, padding=1)
@@ -258,6 +261,8 @@ def upscaler(size:int=8, # height and width of the low-res inputs
              hidden:int=256, # encoder dense layer width
              dec_channels:tuple=(64, 32, 16), # decoder stages at img_size/4, /2 and full size
              cond:int=32, # channels of the decoder's low-res features
+             cond_layers:int=2, # convolutions computing those features
+             mix_layers:int=1, # convolutions at each decoder stage
              likelihood:str='bernoulli', # 'bernoulli' or 'gaussian'
              free_bits:float=0.25, # KL floor per code dimension, nats: keeps the code in use
              downsamplings:tuple=DOWNSAMPLINGS, # ways of shrinking to train on; (): the loader's inputs
@@ -265,7 +270,7 @@ def upscaler(size:int=8, # height and width of the low-res inputs
     "The improved upscaler: a conditional VAE with a 16-D code and a decoder that reads the low-res image at every scale."
     in_shape, img_shape = (1, size, size), (1, img_size, img_size)
     enc = conv_encoder((2, img_size, img_size), tuple(channels), (2,)*len(channels), hidden)
-    return ConditionalUpscaler(enc, ConditionedDecoder(latent, img_shape, in_shape, tuple(dec_channels), cond),
+    return ConditionalUpscaler(enc, ConditionedDecoder(latent, img_shape, in_shape, tuple(dec_channels), cond, cond_layers, mix_layers),
                                img_shape, latent, likelihood, in_shape, free_bits, downsamplings)
 
 # %% ../nbs/06_upscale.ipynb #bff37976
