@@ -237,6 +237,7 @@ def train_parser()->Parser:
                "  vae_nbs_train --dataset mnist --model vae_conv --epochs 10 --out runs/mnist\n"
                "  vae_nbs_train --out runs/mnist --epochs 20 --resume       # carry on to epoch 20\n"
                "  vae_nbs_train --recipe mnist --out runs/mnist-again   # how the shipped 'mnist' model was made\n"
+               "  vae_nbs_train --init pretrained:mnist --dataset my_digits/ --out runs/mine   # fine-tune\n"
                "  torchrun --nproc-per-node 2 $(which vae_nbs_train) --out runs/ddp   # two processes")
     p.add_argument('--dataset', default='mnist', metavar='NAME|DIR', help="mnist, fashion, cifar10, or a folder of images (default: mnist)")
     p.add_argument('--model', default='vae_conv', metavar='NAME', help="registered model, e.g. vae_conv, vae_mlp, vae_pixel, ae_conv, cvae, upscaler (default: vae_conv)")
@@ -254,6 +255,7 @@ def train_parser()->Parser:
     p.add_device()
     p.add_argument('--out', default='runs/vae', metavar='DIR', help="output folder (default: runs/vae)")
     p.add_argument('--resume', action='store_true', help="carry on from DIR/model.pt with its settings")
+    p.add_argument('--init', metavar='CKPT', help="fine-tune: start a new run from the model and weights in CKPT (a model.pt, or pretrained:NAME)")
     p.add_argument('--force', action='store_true', help="with --resume: train on with settings that differ from the checkpoint's")
     p.add_argument('--seed', type=number(int, 0, SEED_MAX), default=0, help="random seed (default: 0)")
     p.add_argument('--data-root', metavar='DIR', help="data folder (default: $VAE_NBS_DATA or ~/.cache/vae_nbs)")
@@ -303,6 +305,12 @@ def _train(a)->int:
     from vae_nbs.train import PRETRAINED, run_training, load_checkpoint, output_lock, stop_signals, NonFiniteLoss
     if a.recipe is not None and a.recipe not in PRETRAINED: raise UsageError(f"--recipe {a.recipe}: choose one of {', '.join(PRETRAINED)}")
     s = _settings(a, PRETRAINED.get(a.recipe))
+    if a.init is not None:
+        if a.resume: raise UsageError("--init starts a new run and --resume carries on DIR/model.pt; use one of them")
+        if a.recipe is not None or 'model' in a._given or a.latent is not None:
+            raise UsageError("--init brings its own model; leave out --model, --latent and --recipe")
+        arch = _load_model(a.init, 'cpu', flag='--init').arch
+        s['model'], s['config'] = arch['name'], arch['config']
     _import_model_modules()
     if s['model'] not in MODELS: raise UsageError(f"--model {s['model']}: unknown model; choose one of {', '.join(sorted(MODELS))}")
     dev = _torch_device(a.device)
@@ -335,7 +343,7 @@ def _train(a)->int:
             with stop_signals(): learn = run_training(out, dataset=s['dataset'], model=s['model'], config=s['config'], epochs=s['epochs'], bs=s['bs'],
                                  lr=s['lr'], beta=s['beta'], warmup_epochs=s['warmup'], one_cycle=s['one_cycle'], clip=s['clip'],
                                  binarize=s['binarize'], n_train=s['n_train'], device=dev, resume=a.resume, seed=s['seed'],
-                                 root=a.data_root)
+                                 root=a.data_root, init=a.init)
         except KeyboardInterrupt as e:  # before training started: there is nothing to keep
             signum = getattr(e, 'signum', signal.SIGINT)
             print(f"vae_nbs_train: stopped by {_signal_name(signum)} before training started. Nothing was saved.", file=sys.stderr)

@@ -505,6 +505,7 @@ def run_training(out, # output folder: model.pt (every epoch), then metrics.json
                  n_train:int=None, # a random subset of this many training images
                  device:str=None, # where to train (default: the best available)
                  resume:bool=False, # carry on from OUT/model.pt when it exists
+                 init:str=None, # fine-tune: start from this checkpoint's model and weights (or pretrained:NAME)
                  seed:int=0, # random seed
                  root:str=None, # data folder (default: get_data_root())
                  progress:bool=True, # progress bars and one line per epoch
@@ -514,12 +515,14 @@ def run_training(out, # output folder: model.pt (every epoch), then metrics.json
     out, ckpt = Path(out), Path(out)/'model.pt'
     torch.manual_seed(seed)
     resuming = resume and ckpt.exists()
-    m = _model_from_checkpoint(load_checkpoint(ckpt), ckpt) if resuming else build_model(model, **(config or {}))
+    if resuming: m = _model_from_checkpoint(load_checkpoint(ckpt), ckpt)
+    elif init is not None: m = _model_from_checkpoint(load_checkpoint(resolve_checkpoint(init)), init)
+    else: m = build_model(model, **(config or {}))
     dls = dataset_loaders(dataset, m, bs=bs, n_train=n_train, binarize=binarize, device=dev, root=root)
     check_enough_images(dls, bs, dataset)
     dls = DataLoaders(*(shard(dl, rank, world) if dl is not None else None for dl in (dls.train, dls.valid, dls.test)))
     opts = dict(lr=lr, one_cycle=one_cycle, beta=beta, warmup_epochs=warmup_epochs, clip=clip, seed=seed, progress=progress,
-                meta=dict(dataset=dataset, bs=bs, binarize=binarize, n_train=n_train))
+                meta=dict(dataset=dataset, bs=bs, binarize=binarize, n_train=n_train) | ({'init': str(init)} if init else {}))
     if resuming: learn = Trainer.resume(ckpt, dls, device=dev, **opts)
     else: learn = Trainer(m, dls, device=dev, ckpt_path=ckpt if rank == 0 else None, **opts)
     start = time.perf_counter()
