@@ -16,9 +16,11 @@ For every notebook under `--nbs` this script
    - printed output cut at the right edge (measured: the box scrolls, because no rule makes it wrap);
    - display maths (or a table) wider than the text column;
    - signatures with `NoneType`, `VAR_POSITIONAL`, raw markdown or backticks, `( )`, a comment after the
-     `)->Type:`, a `*` breaking a docstring's italics;
+     `)->Type:`, a `*` breaking a docstring's italics, `*args`/`**kwargs` without their stars, a bare `Optional`,
+     an entry without its source link;
    - flags typeset as en dashes in prose (`--flag` outside backticks becomes `\u2013flag`); a paragraph ending
-     with ":" followed by a heading or nothing;
+     with ":" followed by a heading, a reference entry's rule or nothing (show_doc's output sits in the page as it
+     is, not in a cell);
    - links with no target: `#anchors` on the page or on another page of the site (nbdev's doc links are
      `page.html#name` / `#class.method`), site pages no notebook makes, GitHub/Colab files not committed;
    - the Colab badge written in markdown (Quarto makes it a figure captioned "Open In Colab"); pictures the
@@ -513,7 +515,10 @@ def page_markdown(nb, img_dir):
         if opts.get('output') != 'false':
             asis = opts.get('output') == 'asis'
             cell += [output_markdown(o, asis, img_dir, f'cell{i}_{k}') for k, o in enumerate(c.get('outputs', []))]
-        if cell: parts.append('::: {.cell}\n' + '\n\n'.join(p for p in cell if p) + '\n:::')
+        shown_code = opts.get('echo') != 'false' and code.strip()
+        if cell and not shown_code and opts.get('output') == 'asis':  # Quarto puts asis output (show_doc) in the page as it is
+            parts.append('\n\n'.join(p for p in cell if p))
+        elif cell: parts.append('::: {.cell}\n' + '\n\n'.join(p for p in cell if p) + '\n:::')
     return fm, '\n\n'.join(parts) + '\n'
 
 
@@ -606,8 +611,15 @@ def signature_problems(nb):
                     "with the keywords in the prose, or named parameters)")
             if '`' in sig or re.search(r'\]\(https?://', sig): add("raw markdown (backticks or a link) in a docment")
             if re.search(r'\(\s+\)', sig): add("empty `( )`")
+            if re.search(r'(?<![\w*])(?:args|kwargs)\s*:', sig) or re.search(r':\s*Any\b', sig):
+                add("`*args`/`**kwargs` shown without their stars, as `name:Any` (settings.ini's renderer "
+                    "vae_nbs.autoencoder._doc_renderer writes them)")
+            if re.search(r':\s*Optional\b(?!\[)', sig): add("a bare `Optional` (write `x:tuple=None`)")
             if re.search(r'VAR_KEYWORD\s*\)\s*(?:->\s*[^:\n]+)?:[ \t]*#', sig):
                 add("the `**kwargs` docment shown as a comment after the `)->Type:`")
+        if md.lstrip().startswith('---') and SIG_FENCE.search(md) and '[source](' not in md:
+            probs.append(f"signature: {name} has no source link (cell {i}): nbdev cannot find it in _modidx.py "
+                         "(a @patch over another decorator: put the decorator's work inside the function)")
         after = md[md.rfind('```') + 3:] if '```' in md else md
         doc = re.search(r'^\*(.+)\*\s*$', after, re.M)
         if doc and '*' in doc.group(1):
@@ -902,11 +914,18 @@ PAGE_CHECK_JS = r"""
   const wideTables = [...main.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > col + 1)
       .map(t => ({w: Math.round(t.getBoundingClientRect().width), text: t.textContent.replace(/\s+/g, ' ').trim().slice(0, 60)}));
   // A paragraph ending with ':' that nothing follows, or that a heading follows.
+  // A reference entry (show_doc's rule, then its heading) may follow a paragraph that introduces that entry.
+  const heads = [...main.querySelectorAll('h2, h3, h4')];
   const colons = [...main.querySelectorAll('p')].filter(p => {
       if (!['MAIN', 'SECTION', 'DIV'].includes(p.parentElement.tagName)) return false;
       if (!/:\s*$/.test(p.textContent)) return false;
       const n = p.nextElementSibling;
-      return !n || /^(H[1-6]|SECTION|HR)$/.test(n.tagName);
+      if (n && n.tagName === 'HR') {
+          const h = heads.find(h => p.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING);
+          const name = h ? h.textContent.trim().split(/\s/)[0].split('.').pop() : '';
+          return !(name && p.textContent.includes(name));
+      }
+      return !n || /^(H[1-6]|SECTION)$/.test(n.tagName);
   }).map(p => p.textContent.replace(/\s+/g, ' ').trim().slice(-90));
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
   const hrefs = [...main.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));

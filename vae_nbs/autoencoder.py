@@ -9,7 +9,7 @@ __all__ = ['MODELS', 'MODEL_MODULES', 'LIKELIHOODS', 'VAEOutput', 'LossParts', '
 
 # %% ../nbs/01_ae.ipynb #6224b96e
 import importlib, importlib.util, json, math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 
@@ -47,7 +47,8 @@ def _import_model_modules():
         if importlib.util.find_spec(full) is not None: importlib.import_module(full)
 
 def build_model(name:str, # a registered model name, e.g. 'vae_conv'
-                **config:Any)->nn.Module:
+                **config, # the model's settings, e.g. latent=16 (JSON-serialisable)
+               )->nn.Module: # the model, its name and settings remembered in .arch
     "Build the registered model `name` with keyword arguments `config` (JSON-serialisable), remembered in `.arch`."
     if name not in MODELS: _import_model_modules()
     if name not in MODELS:
@@ -208,7 +209,7 @@ class AutoEncoder(nn.Module):
                  img_shape:tuple, # (C, H, W) of the output images
                  latent:int, # code size
                  likelihood:str='bernoulli', # 'bernoulli' (logits), 'gaussian' (mean, scale) or 'mse'
-                 in_shape:Optional[tuple]=None, # (C, H, W) of the input images; None: same as img_shape
+                 in_shape:tuple=None, # (C, H, W) of the input images; None: same as img_shape
                  logscale:float=-2.0, # initial (or fixed) log std for 'gaussian'; exp(-2) ~ 0.14 suits [0, 1]
                  learn_scale:bool=True # learn logscale for 'gaussian' (else keep it fixed)
                 ):
@@ -318,3 +319,24 @@ def conv_autoencoder(img_shape:tuple=(1, 28, 28), # (C, H, W) of the images
     return AutoEncoder(conv_encoder(img_shape, channels, strides, hidden),
                        mirrored_conv_decoder(latent, img_shape, channels, strides, hidden),
                        img_shape, latent, likelihood)
+
+# %% ../nbs/01_ae.ipynb #53a9451c
+def _doc_renderer(sym, # the function or class to document
+             name:str=None, # the name to show, if not its own
+             title_level:int=3, # heading level of the entry
+            ): # nbdev's markdown renderer for sym
+    "nbdev's show_doc renderer (settings.ini), writing *args and **kwargs with their stars, which nbdev 2 drops."
+    import inspect
+    from nbdev.showdoc import BasicMarkdownRenderer  # only where the pages are built
+    r = BasicMarkdownRenderer(sym, name=name, title_level=title_level)
+    kinds = {k: p.kind for k, p in r.sig.parameters.items()} if r.sig else {}
+    star = {inspect.Parameter.VAR_POSITIONAL: '*', inspect.Parameter.VAR_KEYWORD: '**'}
+    plain = r.dm._fmt_param
+    r.dm._fmt_param = lambda nm, p: star[kinds[nm]] + nm if kinds.get(nm) in star else plain(nm, p)
+    try: lines = inspect.getsource(sym.__init__ if inspect.isclass(sym) else sym).splitlines()
+    except (OSError, TypeError): lines = []
+    for nm, kind in kinds.items():  # docments misses the comment of a last **kwargs: read it from the source
+        said = [l.split('#', 1)[1].strip() for l in lines if star.get(kind, '?') + nm in l and '#' in l]
+        if kind in star and said and not r.dm.dm[nm].get('docment'): r.dm.dm[nm]['docment'] = said[0]
+    return r
+

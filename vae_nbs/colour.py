@@ -413,11 +413,10 @@ def to_image(self:ColourVAE, recon:Tensor # parameters from decode
     return self.pixels.mean(recon)
 
 @patch
-@torch.no_grad()
 def draw(self:ColourVAE, z:Tensor # codes [B, latent]
         )->Tensor: # images [B, C, H, W], 8-bit values k/255
     "Images drawn from p(x | z): every pixel a random draw from its distribution, group by group."
-    return self.fill(z, draw=True)[1]
+    with torch.no_grad(): return self.fill(z, draw=True)[1]
 
 # %% ../nbs/07_colour.ipynb #55467c83
 #| code-fold: true
