@@ -516,7 +516,7 @@ def run_training(out, # output folder: model.pt (every epoch), then metrics.json
     torch.manual_seed(seed)
     resuming = resume and ckpt.exists()
     if resuming: m = _model_from_checkpoint(load_checkpoint(ckpt), ckpt)
-    elif init is not None: m = _model_from_checkpoint(load_checkpoint(resolve_checkpoint(init)), init)
+    elif init is not None: m = load(init, 'cpu')  # the Trainer moves it to the device and trains it
     else: m = build_model(model, **(config or {}))
     dls = dataset_loaders(dataset, m, bs=bs, n_train=n_train, binarize=binarize, device=dev, root=root)
     check_enough_images(dls, bs, dataset)
