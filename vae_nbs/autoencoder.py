@@ -336,7 +336,8 @@ def _doc_renderer(sym, # the function or class to document
     try: lines = inspect.getsource(sym.__init__ if inspect.isclass(sym) else sym).splitlines()
     except (OSError, TypeError): lines = []
     for nm, kind in kinds.items():  # docments misses the comment of a last **kwargs: read it from the source
-        said = [l.split('#', 1)[1].strip() for l in lines if star.get(kind, '?') + nm in l and '#' in l]
-        if kind in star and said and not r.dm.dm[nm].get('docment'): r.dm.dm[nm]['docment'] = said[0]
+        if kind not in star or r.dm.dm[nm].get('docment'): continue
+        said = [l.split('#', 1)[1].strip() for l in lines if star[kind] + nm in l and '#' in l]
+        if said: r.dm.dm[nm]['docment'] = said[0]
     return r
 
