@@ -3,7 +3,7 @@ import time
 from copy import deepcopy
 import torch
 from PIL import Image
-from vae_nbs.train import make_optimizer
+from vae_nbs.train import make_optimizer, _autocast
 
 def epoch_seconds(learn, # a Trainer, before fitting
                   steps:int=15, # training steps to time (after one untimed warm-up step)
@@ -13,10 +13,12 @@ def epoch_seconds(learn, # a Trainer, before fitting
     model, batches = deepcopy(learn.model), iter(learn.dls.train)
     steps = min(steps, len(learn.dls.train) - 1)
     opt = make_optimizer(learn.opt_func, model.parameters(), learn.lr, learn.device)
-    loss = model.loss(next(batches)).loss; opt.zero_grad(); loss.backward(); opt.step()  # warm-up, not timed
+    bf16 = lambda: _autocast(learn.device, learn.bf16)  # as the Trainer steps
+    with bf16(): loss = model.loss(next(batches)).loss
+    opt.zero_grad(); loss.backward(); opt.step()  # warm-up, not timed
     start = time.perf_counter()
     for _ in range(steps):
-        loss = model.loss(next(batches)).loss
+        with bf16(): loss = model.loss(next(batches)).loss
         opt.zero_grad(); loss.backward(); opt.step()
     step = (time.perf_counter() - start)/steps
     start, n = time.perf_counter(), 0

@@ -1,7 +1,7 @@
 """A learned prior over the code map of a trained `vae_colour`: the bound against it, and new images drawn from it.
 
 Encodes the CIFAR-10 training images once, trains a `CodePrior` (an autoregressive prior over the 8x8 map, masked
-convolutions) for --minutes on codes z ~ q(z|x) (a fresh draw every step), then on the test images reports the KL
+convolutions) with `fit_code_prior` for --minutes (encoding included) on codes z ~ q(z|x) (a fresh draw every step), then on the test images reports the KL
 term and the negative ELBO in bits/dim against N(0, I) and against the learned prior (the same draws of z, so the
 reconstruction term is shared), and draws new images from both priors.
 
@@ -21,12 +21,6 @@ D = 3*32*32
 
 def bits(nats:float)->float: return nats/(D*math.log(2))
 
-@torch.no_grad()
-def encode_all(model, x, bs=500):
-    "Posterior means and log-variances of uint8 images `x`."
-    out = [model.encode(b.float()/255) for b in x.split(bs)]
-    return torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out])
-
 def main(argv=None)->int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog='example: VAE_NBS_DATA=/data python '
                                 'bench/colour_prior.py --checkpoint ~/runs/cifar_bits/model.pt --minutes 20')
@@ -44,7 +38,7 @@ def main(argv=None)->int:
     args = p.parse_args(argv)
     from vae_nbs.data import load_dataset, show_images
     from vae_nbs.train import load
-    from vae_nbs.colour import ColourVAE, CodePrior
+    from vae_nbs.colour import ColourVAE, fit_code_prior
     torch.set_num_threads(args.threads)
     try: model = load(args.checkpoint, device='cpu')
     except (FileNotFoundError, ValueError) as e:
@@ -57,22 +51,11 @@ def main(argv=None)->int:
     train, test = load_dataset('cifar10', train=True)[0], load_dataset('cifar10', train=False)[0]
     if args.n_train: train = train[torch.randperm(len(train), generator=g)[:args.n_train]]
     if args.n_test: test = test[torch.randperm(len(test), generator=g)[:args.n_test]]
-    t0 = time.perf_counter()
-    mu, logvar = encode_all(model, train)
-    print(f"encoded {len(train):,} training images in {time.perf_counter() - t0:.0f} s", flush=True)
-
     torch.manual_seed(0)
-    prior = CodePrior(model.decoder.map_shape, args.width, args.layers)
-    opt = torch.optim.Adam(prior.parameters(), args.lr)
-    start, steps, log = time.perf_counter(), 0, []
-    while time.perf_counter() - start < args.minutes*60:
-        i = torch.randint(len(mu), (args.bs,))
-        z = mu[i] + torch.randn_like(mu[i])*torch.exp(0.5*logvar[i])
-        loss = -prior.log_prob(z).mean()
-        opt.zero_grad(); loss.backward(); opt.step(); steps += 1
-        if steps % 200 == 0:
-            log.append(dict(step=steps, minutes=(time.perf_counter() - start)/60, nll=loss.item()))
-            print(f"  step {steps:6d}  {log[-1]['minutes']:5.1f} min  -log p(z) {loss.item():8.1f} nats", flush=True)
+    start = time.perf_counter()
+    prior = fit_code_prior(model, train, steps=10**9, minutes=args.minutes, bs=args.bs, lr=args.lr,
+                           width=args.width, layers=args.layers)
+    steps = prior.steps_taken
     train_minutes = (time.perf_counter() - start)/60
     out = Path(args.out).expanduser() if args.out else Path.home()/'runs'/f'cifar_prior{tag}'
     out.mkdir(parents=True, exist_ok=True)
@@ -98,7 +81,7 @@ def main(argv=None)->int:
                kl_bits_per_dim_standard=bits(kl_std), kl_bits_per_dim_prior=bits(kl_prior),
                protocol=('negative ELBO on the CIFAR-10 test images with one draw of z ~ q(z|x) each, nats per image; '
                          'the KL against N(0, I) in closed form, against the learned prior by that draw'),
-               machine=dict(cores=os.cpu_count(), threads=torch.get_num_threads()), history=log)
+               machine=dict(cores=os.cpu_count(), threads=torch.get_num_threads()))
     (IMAGES/f'cifar_prior{tag}.json').write_text(json.dumps(res, indent=1))
     print(json.dumps({k: v for k, v in res.items() if k != 'history'}, indent=1), flush=True)
 
@@ -110,7 +93,8 @@ def main(argv=None)->int:
                  'codes from the learned prior, standard deviations x 0.8')]
     fig, axs = plt.subplots(len(rows), 1, figsize=(12, 1.3*len(rows) + 0.3))
     for ax, (imgs, t) in zip(axs, rows): show_images(imgs, nrow=16, ax=ax, title=t)
-    fig.suptitle(f"vae_colour's decoder, pixel means; the prior trained {train_minutes:.0f} min on one core",
+    fig.suptitle(f"vae_colour's decoder, pixel means; the prior trained {train_minutes:.0f} min on "
+                 f"{torch.get_num_threads()} thread{'s'*(torch.get_num_threads() != 1)}",
                  fontsize=9)
     fig.savefig(IMAGES/f'cifar_prior{tag}_samples.png', dpi=80, bbox_inches='tight')
     plt.close(fig)

@@ -153,13 +153,14 @@ class Trainer:
                  ckpt_path:str=None, # write a checkpoint here after every epoch
                  progress:bool=True, # show a progress bar and one line of metrics per epoch
                  plot:bool=False, # draw a live loss plot (in notebooks)
+                 bf16:bool=None, # bfloat16 autocast while training: None on CUDA only; True on a CPU too (fast with AMX)
                  meta:dict=None, # anything else checkpoints should remember, e.g. the data settings
                 ):
         for name, v, ok in [('lr', lr, lr > 0), ('beta', beta, beta >= 0), ('warmup_epochs', warmup_epochs, warmup_epochs >= 0),
                             ('clip', clip, clip is None or clip > 0)]:
             if not ok or (v is not None and not math.isfinite(v)): raise ValueError(f"{name}={v} is out of range: it must be a finite number {'> 0' if name in ('lr', 'clip') else '>= 0'}.")
         if not isinstance(seed, int) or not 0 <= seed < 2**32: raise ValueError(f"seed={seed} is out of range: it must be a whole number from 0 to 2**32 - 1.")
-        fc.store_attr('dls,lr,opt_func,one_cycle,beta,warmup_epochs,clip,seed,progress,plot,meta')
+        fc.store_attr('dls,lr,opt_func,one_cycle,beta,warmup_epochs,clip,seed,progress,plot,bf16,meta')
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device)
         self.ckpt_path = Path(ckpt_path) if ckpt_path else None
@@ -209,7 +210,7 @@ def _train_epoch(self:Trainer, epoch:int, total_steps:int, show:bool)->dict:
         if self.one_cycle:
             for g in self.opt.param_groups: g['lr'] = one_cycle_lr(self.step, total_steps, self.lr)
         batch = _to_device(batch, self.device)
-        with _autocast(self.device): parts = self.loss_module(batch, beta)
+        with _autocast(self.device, self.bf16): parts = self.loss_module(batch, beta)
         if not torch.isfinite(parts.loss):
             raise NonFiniteLoss(f"The training loss became {parts.loss.item()} at epoch {epoch + 1}, batch {i + 1}.")
         self.opt.zero_grad(set_to_none=True)
@@ -365,9 +366,10 @@ def _reduce_sums(sums:dict, device)->dict:
 def _to_device(batch, device): return tuple(b.to(device, non_blocking=True) for b in batch)
 
 # %% ../nbs/03_train.ipynb #c24b58db
-def _autocast(device:torch.device, enabled:bool=True):
-    "bf16 autocast on CUDA; a no-op context on CPU and MPS."
-    return torch.autocast('cuda', dtype=torch.bfloat16, enabled=enabled and device.type == 'cuda')
+def _autocast(device:torch.device, bf16:bool=None):
+    "bf16 autocast on CUDA (`bf16=None`), on CUDA and CPU (`True`), or nowhere (`False`); never on MPS."
+    on = device.type == 'cuda' if bf16 is None else bool(bf16) and device.type in ('cuda', 'cpu')
+    return torch.autocast(device.type if on else 'cpu', dtype=torch.bfloat16, enabled=on)
 
 # %% ../nbs/03_train.ipynb #35a6c938
 @torch.no_grad()
