@@ -31,3 +31,16 @@ def epoch_seconds(learn, # a Trainer, before fitting
 def shrink_png(fname):
     "Re-save a PNG with a 256-colour palette, to keep the repository's figures small."
     Image.open(fname).convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(fname, optimize=True)
+
+def save_image_rows(rows:list, # (images, title) per row, images [n, C, H, W] uint8 or floats in [0, 1]
+                    fn, # the PNG file to write
+                    suptitle:str, # the figure's title
+                    width:float=12, row_height:float=1.3, fontsize:int=9):
+    "One row of images per (images, title), titled, saved as a small 256-colour PNG."
+    import matplotlib.pyplot as plt
+    from vae_nbs.data import show_images
+    fig, axs = plt.subplots(len(rows), 1, figsize=(width, row_height*len(rows) + 0.3))
+    for ax, (imgs, t) in zip(axs, rows): show_images(imgs, nrow=len(imgs), ax=ax, title=t)
+    fig.suptitle(suptitle, fontsize=fontsize)
+    fig.savefig(fn, dpi=80, bbox_inches='tight'); plt.close(fig)
+    shrink_png(fn)

@@ -13,8 +13,7 @@ import argparse, json, math, os, sys, time
 from pathlib import Path
 import torch, matplotlib
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt
-from budget import shrink_png
+from budget import save_image_rows
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 D = 3*32*32
@@ -36,7 +35,7 @@ def main(argv=None)->int:
     p.add_argument('--tag', default='', help='suffix of the output names')
     p.add_argument('--out', default=None, help="folder for the prior's weights (default ~/runs/cifar_prior[_TAG])")
     args = p.parse_args(argv)
-    from vae_nbs.data import load_dataset, show_images
+    from vae_nbs.data import load_dataset
     from vae_nbs.train import load
     from vae_nbs.colour import ColourVAE, fit_code_prior
     torch.set_num_threads(args.threads)
@@ -91,14 +90,9 @@ def main(argv=None)->int:
                 (model.to_image(model.decode(prior.sample(16))), 'codes from the learned prior'),
                 (model.to_image(model.decode(prior.sample(16, temperature=0.8))),
                  'codes from the learned prior, standard deviations x 0.8')]
-    fig, axs = plt.subplots(len(rows), 1, figsize=(12, 1.3*len(rows) + 0.3))
-    for ax, (imgs, t) in zip(axs, rows): show_images(imgs, nrow=16, ax=ax, title=t)
-    fig.suptitle(f"vae_colour's decoder, pixel means; the prior trained {train_minutes:.0f} min on "
-                 f"{torch.get_num_threads()} thread{'s'*(torch.get_num_threads() != 1)}",
-                 fontsize=9)
-    fig.savefig(IMAGES/f'cifar_prior{tag}_samples.png', dpi=80, bbox_inches='tight')
-    plt.close(fig)
-    shrink_png(IMAGES/f'cifar_prior{tag}_samples.png')
+    threads = torch.get_num_threads()
+    save_image_rows(rows, IMAGES/f'cifar_prior{tag}_samples.png', f"vae_colour's decoder, pixel means; the prior "
+                    f"trained {train_minutes:.0f} min on {threads} thread{'s'*(threads != 1)}")
     return 0
 
 if __name__ == '__main__':

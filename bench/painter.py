@@ -14,8 +14,7 @@ import argparse, json, math, os, sys, time
 from pathlib import Path
 import torch, matplotlib
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt
-from budget import shrink_png
+from budget import save_image_rows
 
 IMAGES = Path(__file__).resolve().parent.parent/'nbs'/'images'
 D = 3*32*32
@@ -28,23 +27,17 @@ def title(name:str, r:dict)->str:
 
 def figure(model, prior, train, valid, title:str, fn:Path, n:int=8, temperature:float=0.8):
     "Held-out paintings and their reconstructions; new paintings above the nearest training paintings, then drawn."
-    from vae_nbs.data import show_images
+    from vae_nbs.colour import nearest_images
     torch.manual_seed(0)
     with torch.no_grad():
         z = prior.sample(n, temperature)
         new, drawn = model.to_image(model.decode(z)), model.draw(z)
         rec = model.reconstruct(valid[:n].float()/255)
-    pool = torch.cat([train, train.flip(-1)])
-    from vae_nbs.colour import nearest_images
     rows = [(valid[:n], 'held-out paintings'), (rec, 'their reconstructions'),
             (new, f'new paintings: codes from the learned prior (temperature {temperature:g}), each pixel its mean'),
-            (pool[nearest_images(new, pool)], 'the training painting nearest to each (mirrored copies included)'),
+            (train[nearest_images(new, train)], 'the training painting nearest to each (mirrored copies included)'),
             (drawn, 'the same new codes, every pixel drawn at random from its distribution')]
-    fig, axs = plt.subplots(len(rows), 1, figsize=(10, 1.55*len(rows) + 0.4))
-    for ax, (imgs, t) in zip(axs, rows): show_images(imgs, nrow=n, ax=ax, title=t)
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(fn, dpi=80, bbox_inches='tight'); plt.close(fig)
-    shrink_png(fn)
+    save_image_rows(rows, fn, title, width=10, row_height=1.55, fontsize=10)
 
 def main(argv=None)->int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog='example: VAE_NBS_DATA=/data python '
@@ -67,12 +60,13 @@ def main(argv=None)->int:
     folder = Path(args.folder) if args.folder else get_data_root()/'paintings-landscapes'
     x = load_image_folder(folder, size=32)
     dls = image_loaders(x, bs=args.bs, device='cpu')  # 363 / 40, the chapter's split (seed 42)
-    train, valid = dls.train.tensors[0], dls.valid.tensors[0]
-    dls.train = TensorLoader(torch.cat([train, train.flip(-1)]), bs=args.bs, shuffle=True, drop_last=True,
+    paintings, valid = dls.train.tensors[0], dls.valid.tensors[0]
+    train = torch.cat([paintings, paintings.flip(-1)])  # each painting also mirrored left to right
+    dls.train = TensorLoader(train, bs=args.bs, shuffle=True, drop_last=True,
                              device='cpu', seed=42)
     epochs = math.ceil(args.steps/len(dls.train))
     source = load(args.init, 'cpu')
-    out, res = Path(args.out).expanduser(), dict(n_train=len(train), n_valid=len(valid), bs=args.bs, bf16=args.bf16,
+    out, res = Path(args.out).expanduser(), dict(n_train=len(paintings), n_valid=len(valid), bs=args.bs, bf16=args.bf16,
                                                  init=str(args.init), machine=dict(cores=os.cpu_count(),
                                                  threads=torch.get_num_threads()))
     if args.replot:
@@ -98,7 +92,7 @@ def main(argv=None)->int:
         torch.manual_seed(0)
         ev = evaluate(model, dls.valid)
         t1 = time.perf_counter()
-        prior = fit_code_prior(model, torch.cat([train, train.flip(-1)]), args.prior_steps)
+        prior = fit_code_prior(model, train, args.prior_steps)
         torch.save(prior.state_dict(), out/name/'prior.pt')
         with torch.no_grad():
             torch.manual_seed(0)
